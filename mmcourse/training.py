@@ -1,0 +1,118 @@
+"""A small training loop: mini-batches, an optimiser, a progress bar, a loss history.
+
+The notebooks train many small models; they all share this loop so that each notebook shows only
+what is new (the model and its loss). ``train`` takes the model, a function that computes the loss
+of one batch, and the training tensors; it shuffles with a seeded generator, so the same seed gives
+the same model on every run.
+
+Defined in notebook 00 (welcome, "Training on CPU or GPU"); used by every notebook that trains.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+__all__ = ["TrainConfig", "train", "predict", "accuracy"]
+
+
+@dataclass
+class TrainConfig:
+    """Settings of ``train``; the defaults train a small model on a laptop in seconds."""
+
+    epochs: int = 20  # passes over the training tensors
+    batch_size: int = 64  # examples per optimiser step
+    lr: float = 3e-3  # Adam's learning rate
+    weight_decay: float = 0.0  # L2 penalty on the weights (AdamW style)
+    seed: int = 0  # seeds the shuffling of each epoch
+    progress: bool = True  # show a tqdm progress bar over epochs
+    device: str | None = None  # None: keep the model where it is
+
+    def __post_init__(self):
+        for field in ("epochs", "batch_size"):
+            value = getattr(self, field)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{field} must be a positive int, got {value!r}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr!r}")
+        if self.weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
+
+
+def _check_tensors(tensors: Sequence[torch.Tensor], name: str = "tensors") -> int:
+    if isinstance(tensors, torch.Tensor) or not isinstance(tensors, (tuple, list)) or len(tensors) == 0:
+        raise ValueError(f"{name} must be a non-empty tuple of tensors with the same first size, "
+                         f"got {type(tensors).__name__}")
+    sizes = set()
+    for i, t in enumerate(tensors):
+        if not isinstance(t, torch.Tensor):
+            raise ValueError(f"{name}[{i}] must be a tensor, got {type(t).__name__}")
+        sizes.add(len(t))
+    if len(sizes) != 1:
+        raise ValueError(f"{name} must all have the same first size (examples), got sizes {sorted(sizes)}")
+    return sizes.pop()
+
+
+def train(model: nn.Module, batch_loss: Callable[..., torch.Tensor], tensors: Sequence[torch.Tensor],
+          config: TrainConfig | None = None) -> list[float]:
+    """Train ``model`` with Adam(W) on mini-batches of ``tensors``; return the mean loss of each epoch.
+
+    ``batch_loss(*batch)`` receives one mini-batch of each tensor (already on the model's device) and
+    returns a scalar loss, e.g. ``lambda x, y: F.cross_entropy(model(x), y)``.
+    """
+    config = config or TrainConfig()
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if not callable(batch_loss):
+        raise ValueError(f"batch_loss must be a function of one batch, got {type(batch_loss).__name__}")
+    n = _check_tensors(tensors)
+    if config.device is not None:
+        model.to(config.device)
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("model has no trainable parameters")
+    device = params[0].device
+    optimiser = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    generator = torch.Generator().manual_seed(config.seed)
+    history = []
+    model.train()
+    epochs = tqdm(range(config.epochs), desc="training", disable=not config.progress, leave=False)
+    for _ in epochs:
+        order = torch.randperm(n, generator=generator)
+        total, seen = 0.0, 0
+        for start in range(0, n, config.batch_size):
+            idx = order[start:start + config.batch_size]
+            batch = [t[idx].to(device) for t in tensors]
+            loss = batch_loss(*batch)
+            if not isinstance(loss, torch.Tensor) or loss.ndim != 0:
+                raise ValueError(f"batch_loss must return a scalar tensor, got {loss!r:.80}")
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            total += loss.item() * len(idx)
+            seen += len(idx)
+        history.append(total / seen)
+        epochs.set_postfix(loss=f"{history[-1]:.4f}")
+    model.eval()
+    return history
+
+
+@torch.no_grad()
+def predict(model: nn.Module, *inputs: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
+    """``model(*inputs)`` in evaluation mode, in batches, returned on the CPU."""
+    n = _check_tensors(inputs, "inputs")
+    device = next(model.parameters()).device
+    model.eval()
+    outputs = [model(*[t[i:i + batch_size].to(device) for t in inputs]).cpu() for i in range(0, n, batch_size)]
+    return torch.cat(outputs)
+
+
+def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
+    """Fraction of rows whose largest logit is at the true label."""
+    if logits.ndim != 2 or labels.ndim != 1 or len(logits) != len(labels):
+        raise ValueError(f"logits must be (N, classes) and labels (N,), got {tuple(logits.shape)} "
+                         f"and {tuple(labels.shape)}")
+    return (logits.argmax(dim=1) == labels.to(logits.device)).float().mean().item()
