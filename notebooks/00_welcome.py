@@ -18,6 +18,8 @@
 # run_tests: false
 # solutions_pdf: false
 # generate: true
+# tests:
+#   ok_format: false
 
 # %% [markdown]
 # # 00 · Welcome to *Multimodal Machine Learning from Scratch*
@@ -205,24 +207,38 @@ def accuracy_of(logits, labels):
 # # BEGIN TESTS
 
 # %%
-from mmcourse.exercises import close, finished, not_the_mistake
-_logits = torch.tensor([[2.0, 1.0, 0.0, 0.0], [0.0, 3.0, 1.0, 0.0], [1.0, 0.0, 4.0, 0.0], [5.0, 0.0, 1.0, 0.0]])
-_labels = torch.tensor([0, 1, 1, 3])
-_got = finished(accuracy_of(_logits, _labels), "accuracy_of(logits, labels)")
-not_the_mistake(_got, 2.0, "accuracy_of on 4 examples with 2 right",
-                "you returned the number of correct predictions; divide by the number of examples")
-not_the_mistake(_got, 1 / 4, "accuracy_of on 4 examples with 2 right",
-                "you took the argmax over dim 0 (over examples); the classes are along dim 1")
-close(_got, 0.5, "accuracy_of on 4 examples with 2 right")
+def test_accuracy_on_four_examples(accuracy_of):
+    import torch
+    from mmcourse.exercises import close, finished, not_the_mistake
+
+    logits = torch.tensor([[2.0, 1.0, 0.0, 0.0], [0.0, 3.0, 1.0, 0.0], [1.0, 0.0, 4.0, 0.0], [5.0, 0.0, 1.0, 0.0]])
+    labels = torch.tensor([0, 1, 1, 3])  # rows 0 and 1 are right, rows 2 and 3 wrong
+    got = finished(accuracy_of(logits, labels), "accuracy_of(logits, labels)")
+    not_the_mistake(got, 2.0, "accuracy_of on 4 examples with 2 right",
+                    "you returned the number of correct predictions; divide by the number of examples")
+    not_the_mistake(got, 1 / 4, "accuracy_of on 4 examples with 2 right",
+                    "you took the argmax over dim 0 (over examples); the classes are along dim 1")
+    close(got, 0.5, "accuracy_of on 4 examples with 2 right")
+
+
+test_accuracy_on_four_examples(accuracy_of)
 
 # %%
 # HIDDEN
-_g = torch.Generator().manual_seed(1)
-_logits = torch.randn(50, 7, generator=_g)
-_labels = torch.randint(0, 7, (50,), generator=_g)
-_expected = (_logits.argmax(1) == _labels).float().mean().item()
-close(accuracy_of(_logits, _labels), _expected, "accuracy_of on 50 random examples with 7 classes")
-assert isinstance(accuracy_of(_logits, _labels), float), "accuracy_of must return a Python float: use .item()"
+def test_accuracy_on_random_logits(accuracy_of):
+    import torch
+    from mmcourse.exercises import close
+
+    g = torch.Generator().manual_seed(1)
+    logits = torch.randn(50, 7, generator=g)
+    labels = torch.randint(0, 7, (50,), generator=g)
+    expected = (logits.argmax(1) == labels).float().mean().item()
+    got = accuracy_of(logits, labels)
+    close(got, expected, "accuracy_of on 50 random examples with 7 classes")
+    assert isinstance(got, float), f"accuracy_of must return a Python float (use .item()), got {type(got).__name__}"
+
+
+test_accuracy_on_random_logits(accuracy_of)
 
 # %% [raw]
 # # END TESTS

@@ -11,7 +11,6 @@ import os
 import socket
 
 if os.environ.get("MMCOURSE_BLOCK_NETWORK") == "1":
-    _LOG = os.environ.get("MMCOURSE_NETWORK_LOG")
     _LOCAL_NAMES = {"localhost", "127.0.0.1", "::1", "0.0.0.0", "", None}
 
     class NetworkBlockedError(ConnectionError):
@@ -23,8 +22,9 @@ if os.environ.get("MMCOURSE_BLOCK_NETWORK") == "1":
         return host in _LOCAL_NAMES or str(host).startswith("127.") or str(host).startswith("::ffff:127.")
 
     def _refuse(what: str):
-        if _LOG:
-            with open(_LOG, "a") as log:
+        log_path = os.environ.get("MMCOURSE_NETWORK_LOG")
+        if log_path:
+            with open(log_path, "a") as log:
                 log.write(f"pid {os.getpid()}: {what}\n")
         raise NetworkBlockedError(f"{what}: the network is blocked while testing (the course must work offline)")
 

@@ -1,0 +1,69 @@
+"""The notebook pipeline: sources and built notebooks agree, and each follows the course frame.
+
+The notebooks themselves run under nbval in the same `make test` (instructor versions in
+notebooks/, student versions in dist/student/); these tests check what nbval cannot.
+"""
+import re
+
+import jupytext
+import nbformat
+import pytest
+
+import nbtools
+
+SOURCES = nbtools.sources()
+NAMES = [s.stem for s in SOURCES]
+
+
+def test_there_is_a_notebook_source_for_welcome_and_modalities():
+    assert {"00_welcome", "01_modalities"} <= set(NAMES)
+
+
+def test_every_ipynb_is_in_sync_with_its_py_source():
+    assert nbtools.out_of_sync() == [], "run `make notebooks` and commit the refreshed .ipynb files"
+
+
+def test_jupytext_config_pairs_the_notebooks_folder():
+    from jupytext.config import load_jupytext_config
+
+    config = load_jupytext_config(str(nbtools.NOTEBOOKS))
+    assert config is not None and "notebooks///py:percent" in str(config.formats)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_committed_notebook_is_executed_with_the_python3_kernel_and_has_no_errors(name):
+    nb = nbformat.read(nbtools.NOTEBOOKS / f"{name}.ipynb", 4)
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(c.execution_count is not None for c in code), "some cells were never run: make notebooks"
+    errors = [o for c in code for o in c.outputs if o.output_type == "error"]
+    assert not errors, f"{name} has error outputs: {[e.ename for e in errors]}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_notebook_follows_the_course_frame(name):
+    nb = jupytext.read(nbtools.NOTEBOOKS / f"{name}.py")
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert nb.cells[0].cell_type == "raw" and nb.cells[0].source.startswith("# ASSIGNMENT CONFIG")
+    assert re.search(r"^# \d\d ", text, flags=re.M), "a title '# NN · ...'"
+    for heading in ("Take-aways", "Further reading"):
+        assert heading in text, f"{name} has no '{heading}' section"
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert "mmcourse.set_seed(" in code and "get_device(" in code, "the set-up cell seeds and picks a device"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_question_has_a_solution_visible_tests_and_hidden_tests(name):
+    nb = jupytext.read(nbtools.NOTEBOOKS / f"{name}.py")
+    raw = [(i, c.source) for i, c in enumerate(nb.cells) if c.cell_type == "raw"]
+    begins = [i for i, s in raw if s.startswith("# BEGIN QUESTION")]
+    assert begins, f"{name} has no exercise"
+    for start in begins:
+        end = next(i for i, s in raw if i > start and s.startswith("# END QUESTION"))
+        block = nb.cells[start:end]
+        name_line = re.search(r"name: (q\d\d_\w+)", nb.cells[start].source)
+        assert name_line and name_line.group(1).startswith(f"q{name[:2]}_"), "questions are named qNN_..."
+        tests = [c.source for c in block if c.cell_type == "code" and c.source.lstrip().startswith(("def ", "# HIDDEN"))]
+        assert any("# BEGIN SOLUTION" in c.source for c in block if c.cell_type == "code"), "no solution lines"
+        assert any(not t.startswith("# HIDDEN") for t in tests), f"{name_line.group(1)} has no visible test"
+        assert any(t.startswith("# HIDDEN") for t in tests), f"{name_line.group(1)} has no hidden test"
