@@ -1,0 +1,28 @@
+"""Real, small, offline data for the course: one loader module per source.
+
+- ``digits``: scikit-learn's 1,797 handwritten 8×8 digits (ship with scikit-learn);
+- ``samples``: a photo, an EEG recording, an MRI slice and stock prices (ship with matplotlib);
+- ``speech``: spoken digits, bundled (made with espeak-ng, ``data/spoken_digits/``) or the real
+  Free Spoken Digit Dataset (``fsdd``: opt-in download, verified against a SHA-256 manifest);
+- ``avdigits``: audio-visual pairs of a digit image and a spoken digit of the same label, with
+  noise and missing modalities;
+- ``text``: the docstrings of Python's standard library, read at run time.
+
+Nothing here uses the network, except ``load_fsdd(download=True)`` when asked. Provenance and
+licences: ``data/README.md``. Defined in notebook 01 (modalities).
+"""
+from mmcourse.data.avdigits import TEST_VOICES, AVDigits, AVDigitsConfig, make_av_digits
+from mmcourse.data.digits import load_digits, train_test_split_indices
+from mmcourse.data.fsdd import FSDDDownloadError, download_fsdd, load_fsdd
+from mmcourse.data.samples import load_eeg, load_mri, load_photo, load_stock_prices
+from mmcourse.data.speech import SpokenDigits, data_dir, load_spoken_digits, log_mel_spectrogram, pad_or_trim
+from mmcourse.data.text import load_corpus, tokenize
+
+__all__ = [
+    "load_digits", "train_test_split_indices",
+    "load_photo", "load_eeg", "load_mri", "load_stock_prices",
+    "SpokenDigits", "data_dir", "load_spoken_digits", "pad_or_trim", "log_mel_spectrogram",
+    "load_fsdd", "download_fsdd", "FSDDDownloadError",
+    "AVDigitsConfig", "AVDigits", "make_av_digits", "TEST_VOICES",
+    "load_corpus", "tokenize",
+]

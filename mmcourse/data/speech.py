@@ -1,0 +1,226 @@
+"""Spoken digits: the audio modality of the course, and how to turn a waveform into a spectrogram.
+
+Two sources share one container, ``SpokenDigits`` (variable-length 1-D waveforms at 8 kHz, labels
+and who spoke):
+
+- ``"bundled"`` (default, offline): 600 utterances of "zero" … "nine" made by the project with the
+  ``espeak-ng`` synthesiser, 12 voices × 5 speed/pitch settings per digit, stored as 16-bit FLAC in
+  ``data/spoken_digits/`` (see ``data/README.md`` and ``scripts/make_spoken_digits.py``);
+- ``"fsdd"`` (opt-in): the real Free Spoken Digit Dataset, downloaded once on request and checked
+  against a SHA-256 manifest (``mmcourse.data.fsdd``).
+
+A network needs fixed-size inputs, so ``pad_or_trim`` cuts or zero-pads every waveform to one
+length ``L``, and ``log_mel_spectrogram`` turns ``(N, L)`` waveforms into ``(N, n_mels, frames)``
+log-mel spectrograms: short-time Fourier power, pooled by triangular filters equally spaced on
+the mel scale, then ``log(· + eps)``, the time–frequency "image" of a sound.
+
+Defined in notebook 01 (modalities); used in notebooks 02 and 05.
+Sources: espeak-ng (https://github.com/espeak-ng/espeak-ng); Z. Jackson et al., Free Spoken Digit
+Dataset (CC BY-SA 4.0); ``torchaudio.transforms.MelSpectrogram``.
+"""
+from __future__ import annotations
+
+import csv
+import numbers
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+
+__all__ = ["SpokenDigits", "data_dir", "load_spoken_digits", "pad_or_trim", "log_mel_spectrogram"]
+
+SAMPLE_RATE = 8000
+SOURCES = ("bundled", "fsdd")
+INDEX_COLUMNS = ("file", "label", "voice", "speed", "pitch")
+
+
+@dataclass
+class SpokenDigits:
+    """Spoken digits: ``N`` waveforms of different lengths with their labels and speakers.
+
+    Defined in notebook 01.
+    """
+
+    waveforms: list[torch.Tensor]  # N tensors (T_i,), float32 in [-1, 1]
+    labels: torch.Tensor  # (N,) int64, the digit 0-9
+    speakers: list[str]  # N names: the espeak-ng voice (bundled) or the FSDD speaker
+    sample_rate: int = SAMPLE_RATE  # samples per second
+    files: list[str] = field(default_factory=list)  # N file names (empty if not from files)
+
+    def __post_init__(self):
+        n = len(self.waveforms)
+        if not isinstance(self.labels, torch.Tensor) or self.labels.shape != (n,):
+            got = tuple(self.labels.shape) if isinstance(self.labels, torch.Tensor) else type(self.labels).__name__
+            raise ValueError(f"labels must be a tensor of shape ({n},), one per waveform, got {got}")
+        if len(self.speakers) != n:
+            raise ValueError(f"speakers must have one name per waveform ({n}), got {len(self.speakers)}")
+        if self.files and len(self.files) != n:
+            raise ValueError(f"files must be empty or have one name per waveform ({n}), got {len(self.files)}")
+
+    def __len__(self) -> int:
+        return len(self.waveforms)
+
+    def subset(self, indices) -> SpokenDigits:
+        """The utterances at ``indices`` (a sequence of ints, an int tensor or a bool mask), in that order."""
+        try:
+            idx = torch.as_tensor(indices)
+        except (TypeError, ValueError, RuntimeError) as err:
+            raise ValueError(f"indices must be a 1-D sequence of ints or a bool mask, got {indices!r}") from err
+        if idx.dtype == torch.bool:
+            if idx.shape != (len(self),):
+                raise ValueError(f"indices as a bool mask must have shape ({len(self)},), got {tuple(idx.shape)}")
+            idx = torch.nonzero(idx).flatten()
+        if idx.ndim != 1 or (idx.numel() and torch.is_floating_point(idx)):
+            raise ValueError(f"indices must be a 1-D sequence of ints or a bool mask, got {indices!r}")
+        idx = idx.long()
+        if idx.numel() and (idx.min() < -len(self) or idx.max() >= len(self)):
+            raise ValueError(f"indices must lie in [0, {len(self)}), got values from {int(idx.min())} to {int(idx.max())}")
+        keep = [int(i) for i in idx]
+        return SpokenDigits(
+            waveforms=[self.waveforms[i] for i in keep],
+            labels=self.labels[idx],
+            speakers=[self.speakers[i] for i in keep],
+            sample_rate=self.sample_rate,
+            files=[self.files[i] for i in keep] if self.files else [],
+        )
+
+
+def data_dir() -> Path:
+    """The project's ``data/`` folder: ``$MMCOURSE_DATA_DIR`` if set, else the one beside the package."""
+    override = os.environ.get("MMCOURSE_DATA_DIR")
+    if override:
+        return Path(override).expanduser()
+    import mmcourse
+
+    return Path(mmcourse.__file__).resolve().parents[1] / "data"
+
+
+@lru_cache(maxsize=4)
+def _read_bundled(folder: str) -> tuple[tuple[torch.Tensor, ...], tuple[int, ...], tuple[str, ...], tuple[str, ...]]:
+    """Read every utterance listed in ``folder/index.csv`` (cached; callers get copies)."""
+    import soundfile as sf
+
+    index = Path(folder) / "index.csv"
+    if not index.is_file():
+        raise FileNotFoundError(
+            f"the bundled spoken digits are missing: {index} does not exist. They ship with the project "
+            "in data/spoken_digits/ (regenerate with scripts/make_spoken_digits.py), or set MMCOURSE_DATA_DIR "
+            "to the folder that holds spoken_digits/"
+        )
+    with open(index, newline="") as f:
+        reader = csv.DictReader(f)
+        if tuple(reader.fieldnames or ()) != INDEX_COLUMNS:
+            raise ValueError(f"{index} must have the columns {','.join(INDEX_COLUMNS)}, got {reader.fieldnames}")
+        rows = list(reader)
+    waves, labels, voices, files = [], [], [], []
+    for row in rows:
+        audio, sr = sf.read(Path(folder) / row["file"], dtype="float32", always_2d=True)  # (T, channels)
+        if sr != SAMPLE_RATE:
+            raise ValueError(f"{row['file']} has sample rate {sr} Hz but {SAMPLE_RATE} Hz was expected")
+        waves.append(torch.from_numpy(audio.mean(axis=1)))  # (T,)
+        labels.append(int(row["label"]))
+        voices.append(row["voice"])
+        files.append(row["file"])
+    return tuple(waves), tuple(labels), tuple(voices), tuple(files)
+
+
+def load_spoken_digits(source: str = "bundled", root=None, download: bool = False) -> SpokenDigits:
+    """Load spoken digits from ``source``: ``"bundled"`` (offline, espeak-ng) or ``"fsdd"`` (real speech).
+
+    Defined in notebook 01. ``root`` is the folder to read: for ``"bundled"`` the folder holding
+    ``index.csv`` (default ``data_dir() / "spoken_digits"``), for ``"fsdd"`` the download cache
+    (default ``mmcourse.data.fsdd.cache_dir()``). ``download=True`` lets ``"fsdd"`` fetch the
+    dataset once (the only use of the network in the course).
+    """
+    if source not in SOURCES:
+        raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
+    if not isinstance(download, bool):
+        raise ValueError(f"download must be True or False, got {download!r}")
+    if root is not None and not isinstance(root, (str, os.PathLike)):
+        raise ValueError(f"root must be None or a folder path, got {type(root).__name__}")
+    if source == "fsdd":
+        from mmcourse.data.fsdd import load_fsdd
+
+        return load_fsdd(cache=root, download=download)
+    folder = Path(root) if root is not None else data_dir() / "spoken_digits"
+    waves, labels, voices, files = _read_bundled(str(folder.expanduser().resolve()))
+    return SpokenDigits(
+        waveforms=[w.clone() for w in waves],
+        labels=torch.tensor(labels, dtype=torch.int64),
+        speakers=list(voices),
+        sample_rate=SAMPLE_RATE,
+        files=list(files),
+    )
+
+
+def pad_or_trim(waveforms, length: int) -> torch.Tensor:
+    """Stack waveforms into ``(N, length)``: longer ones lose their end, shorter ones get zeros appended.
+
+    Defined in notebook 01. ``waveforms`` is a list of 1-D tensors (e.g. ``SpokenDigits.waveforms``),
+    a ``(N, T)`` tensor or a single ``(T,)`` tensor (giving ``(1, length)``).
+    """
+    if isinstance(length, bool) or not isinstance(length, numbers.Integral) or length < 1:
+        raise ValueError(f"length must be an int >= 1 (samples), got {length!r}")
+    if isinstance(waveforms, torch.Tensor):
+        if waveforms.ndim not in (1, 2):
+            raise ValueError(f"waveforms must have shape (T,) or (N, T), got {tuple(waveforms.shape)}")
+        waveforms = list(waveforms.reshape(-1, waveforms.shape[-1]))  # N tensors (T,)
+    if not isinstance(waveforms, Sequence) or isinstance(waveforms, (str, bytes)):
+        raise ValueError(f"waveforms must be a list of 1-D tensors or a tensor, got {type(waveforms).__name__}")
+    out = torch.zeros(len(waveforms), int(length))  # (N, L)
+    for i, w in enumerate(waveforms):
+        if not isinstance(w, torch.Tensor) or w.ndim != 1:
+            got = tuple(w.shape) if isinstance(w, torch.Tensor) else type(w).__name__
+            raise ValueError(f"waveforms[{i}] must be a 1-D tensor, got {got}")
+        n = min(w.numel(), int(length))
+        out[i, :n] = w[:n]
+    return out
+
+
+@lru_cache(maxsize=8)
+def _mel_transform(sample_rate: int, n_mels: int, n_fft: int, hop_length: int):
+    import torchaudio
+
+    return torchaudio.transforms.MelSpectrogram(
+        sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels, power=2.0,
+        f_min=0.0, f_max=sample_rate / 2,
+    )
+
+
+def _positive_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+    return int(value)
+
+
+def log_mel_spectrogram(
+    waveforms, sample_rate: int = SAMPLE_RATE, n_mels: int = 32, n_fft: int = 256, hop_length: int = 80,
+    eps: float = 1e-6,
+) -> torch.Tensor:
+    """``log(mel power + eps)`` of each waveform: ``(N, L)`` → ``(N, n_mels, frames)``.
+
+    Defined in notebook 01. Windows of ``n_fft`` samples (256 = 32 ms at 8 kHz) every ``hop_length``
+    samples (80 = 10 ms), so ``frames = 1 + L // hop_length``. A single ``(L,)`` waveform gives
+    ``(n_mels, frames)``; a list of 1-D tensors is first padded to the longest with ``pad_or_trim``.
+    """
+    sample_rate = _positive_int(sample_rate, "sample_rate")
+    n_mels = _positive_int(n_mels, "n_mels")
+    n_fft = _positive_int(n_fft, "n_fft")
+    hop_length = _positive_int(hop_length, "hop_length")
+    if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not eps > 0:
+        raise ValueError(f"eps must be a number > 0, got {eps!r}")
+    if n_mels > n_fft // 2 + 1:
+        raise ValueError(f"n_mels must be at most n_fft // 2 + 1 = {n_fft // 2 + 1} frequency bins, got {n_mels}")
+    if isinstance(waveforms, (list, tuple)):
+        if not waveforms:
+            raise ValueError("waveforms must not be an empty list")
+        waveforms = pad_or_trim(waveforms, max(int(w.numel()) for w in waveforms if hasattr(w, "numel")))
+    if not isinstance(waveforms, torch.Tensor) or waveforms.ndim not in (1, 2) or waveforms.shape[-1] == 0:
+        got = tuple(waveforms.shape) if isinstance(waveforms, torch.Tensor) else type(waveforms).__name__
+        raise ValueError(f"waveforms must be a tensor (N, L) or (L,) with L > 0, or a list of 1-D tensors, got {got}")
+    x = waveforms.float()
+    mel = _mel_transform(sample_rate, n_mels, n_fft, hop_length).to(x.device)(x)  # (N, n_mels, frames)
+    return torch.log(mel + eps)  # (N, n_mels, frames)
