@@ -1,0 +1,149 @@
+"""The instructor's workflow end to end: student versions, then batch grading of every kind of
+submission a class produces, checked in the gradebook, with the submission files left untouched.
+
+Uses the student versions and autograder archives that `make student` wrote to dist/ (make test
+runs it first).
+"""
+import csv
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+import nbtools
+
+DIST = nbtools.ROOT / "dist"
+GRADE = nbtools.ROOT / "scripts" / "grade.py"
+NOTEBOOK = "00_welcome"
+QUESTION = "q00_accuracy"
+POINTS = 2.0
+
+
+def _student_version() -> nbformat.NotebookNode:
+    path = DIST / "student" / f"{NOTEBOOK}.ipynb"
+    if not path.exists():
+        pytest.fail("dist/student is missing: `make test` runs `make student` first")
+    return nbformat.read(path, 4)
+
+
+def _with_code_cell_after_setup(nb, source: str) -> nbformat.NotebookNode:
+    nb = nbformat.from_dict(json.loads(json.dumps(nb)))
+    first_code = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
+    nb.cells.insert(first_code + 1, nbformat.v4.new_code_cell(source))
+    return nb
+
+
+def _answer_cell(nb) -> int:
+    return next(i for i, c in enumerate(nb.cells) if c.cell_type == "code" and "def accuracy_of" in c.source)
+
+
+def make_submissions(folder: Path) -> None:
+    """One student of each kind the grader must handle."""
+    student = _student_version()
+
+    def put(who: str, nb=None, raw: bytes | None = None):
+        (folder / who).mkdir(parents=True)
+        target = folder / who / f"{NOTEBOOK}.ipynb"
+        target.write_bytes(raw if raw is not None else nbformat.writes(nb).encode())
+
+    # the instructor's solution, as committed: full marks
+    put("ada", raw=(nbtools.NOTEBOOKS / f"{NOTEBOOK}.ipynb").read_bytes())
+    # the untouched student version: zero, no crash
+    put("ben", student)
+    # loops forever before the exercise: stopped by the time-out, graded zero, batch goes on
+    put("cleo", _with_code_cell_after_setup(student, "while True:\n    pass"))
+    # raises on import
+    put("dan", _with_code_cell_after_setup(student, "import a_module_that_does_not_exist"))
+    # not notebook JSON at all
+    put("eve", raw=b'{"cells": [ this is not json')
+    # a wrong answer, with its check cell deleted, grader.check replaced and the visible test in the
+    # notebook's metadata rewritten to pass: the archive's tests still give zero
+    cheat = nbformat.from_dict(json.loads(json.dumps(student)))
+    cheat.cells[_answer_cell(cheat)].source = (
+        "def accuracy_of(logits, labels):\n    return (logits.argmax(1) == labels).sum().item()")
+    cheat.cells = [c for c in cheat.cells if "grader.check(" not in c.source]
+    cheat.cells.insert(1, nbformat.v4.new_code_cell("grader.check = lambda *args, **kwargs: print('all passed')"))
+    tests = cheat.metadata.get("otter", {}).get("tests", {})
+    for name in tests:
+        tests[name] = tests[name].replace("close(got, 0.5", "close(0.5, 0.5")
+    put("fay", cheat)
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("submissions")
+    make_submissions(folder)
+    before = _digest(folder)
+    mtimes = {p: p.stat().st_mtime_ns for p in folder.rglob("*")}
+    out = tmp_path_factory.mktemp("grades") / "gradebook.csv"
+    run = subprocess.run([sys.executable, str(GRADE), str(folder), "--timeout", "75", "--jobs", "2",
+                          "--out", str(out)], capture_output=True, text=True, timeout=1200)
+    assert run.returncode == 0, run.stdout + run.stderr
+    with open(out, newline="") as f:
+        rows = list(csv.DictReader(f))
+    return {"rows": rows, "folder": folder, "before": before, "mtimes": mtimes, "log": run.stdout + run.stderr}
+
+
+def _row(graded, student):
+    rows = [r for r in graded["rows"] if r["student"] == student]
+    assert len(rows) == 1, f"expected one gradebook row for {student}, got {rows}\n{graded['log']}"
+    return rows[0]
+
+
+def test_gradebook_has_the_promised_columns_and_one_row_per_student_and_question(graded):
+    assert list(graded["rows"][0].keys()) == ["student", "notebook", "question", "score", "max_score", "status"]
+    assert sorted(r["student"] for r in graded["rows"]) == ["ada", "ben", "cleo", "dan", "eve", "fay"]
+    assert {(r["notebook"], r["question"], r["max_score"]) for r in graded["rows"]} == {(NOTEBOOK, QUESTION, "2")}
+
+
+def test_the_instructors_solution_gets_full_marks(graded):
+    row = _row(graded, "ada")
+    assert (float(row["score"]), row["status"]) == (POINTS, "passed"), graded["log"]
+
+
+def test_the_untouched_student_version_gets_zero_without_crashing(graded):
+    row = _row(graded, "ben")
+    assert (float(row["score"]), row["status"]) == (0.0, "failed"), graded["log"]
+
+
+def test_an_endless_loop_is_stopped_by_the_time_out_and_the_batch_goes_on(graded):
+    row = _row(graded, "cleo")
+    assert (float(row["score"]), row["status"]) == (0.0, "timeout"), graded["log"]
+
+
+def test_a_submission_that_raises_on_import_is_graded_zero(graded):
+    row = _row(graded, "dan")
+    assert float(row["score"]) == 0.0 and row["status"] in {"failed", "error"}, graded["log"]
+
+
+def test_a_file_that_is_not_a_notebook_is_reported_as_such(graded):
+    row = _row(graded, "eve")
+    assert (float(row["score"]), row["status"]) == (0.0, "invalid-notebook"), graded["log"]
+
+
+def test_edited_tests_and_a_replaced_grader_check_gain_nothing(graded):
+    row = _row(graded, "fay")
+    assert float(row["score"]) == 0.0, graded["log"]
+
+
+def test_no_submission_file_is_changed_moved_or_deleted(graded):
+    folder = graded["folder"]
+    assert _digest(folder) == graded["before"]
+    assert {p: p.stat().st_mtime_ns for p in folder.rglob("*")} == graded["mtimes"]
+
+
+def test_every_student_version_hides_solutions_and_hidden_tests():
+    for src in nbtools.sources():
+        student = (DIST / "student" / f"{src.stem}.ipynb").read_text()
+        assert "BEGIN SOLUTION" not in student and "# HIDDEN" not in student, src.stem
+        assert "grader.check(" in student and 'otter.Notebook(' in student, src.stem
+        assert (DIST / "autograder" / f"{src.stem}-autograder.zip").exists(), src.stem
