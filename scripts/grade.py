@@ -80,6 +80,27 @@ def _zero_rows(student: str, notebook: str, questions: dict[str, float], status:
     return [Row(student, notebook, q, 0.0, pts, status) for q, pts in questions.items()]
 
 
+def _run_otter(work: Path, archive: Path, out: Path, timeout: float):
+    """Run ``otter run`` on ``work``; return the results file, or "timeout" or "error"."""
+    out.mkdir()
+    cmd = [sys.executable, "-m", "otter", "run", "--no-logo", "-a", str(archive), "-o", str(out), str(work)]
+    with open(out.parent / f"{out.name}.log", "wb") as log:
+        proc = subprocess.Popen(cmd, cwd=work.parent, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill_tree(proc.pid)
+            return "timeout"
+    results = out / "results.json"
+    return results if proc.returncode == 0 and results.exists() else "error"
+
+
+def _last_log_line(tmp: str, attempt: int) -> str:
+    lines = (Path(tmp) / f"out{attempt}.log").read_text(errors="replace").strip().splitlines()
+    return lines[-1][:200] if lines else "no output"
+
+
 def grade_one(submission: Path, archive: Path, timeout: float) -> list[Row]:
     """Grade one notebook file; never raises for anything the submission contains."""
     student, notebook = submission.parent.name, submission.stem
@@ -91,23 +112,15 @@ def grade_one(submission: Path, archive: Path, timeout: float) -> list[Row]:
             nbformat.validate(nbformat.read(work, as_version=4))
         except Exception:
             return _zero_rows(student, notebook, questions, "invalid-notebook")
-        out = Path(tmp) / "out"
-        out.mkdir()
-        cmd = [sys.executable, "-m", "otter", "run", "--no-logo", "-a", str(archive), "-o", str(out), str(work)]
-        proc = subprocess.Popen(cmd, cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
-        try:
-            log, _ = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            _kill_tree(proc.pid)
-            proc.communicate()
-            return _zero_rows(student, notebook, questions, "timeout")
-        results = out / "results.json"
-        if proc.returncode != 0 or not results.exists():
-            tail = log.decode(errors="replace").strip().splitlines()[-1:] if log else []
-            print(f"  {student}/{notebook}: otter failed ({' '.join(tail)[:200]})", file=sys.stderr)
-            return _zero_rows(student, notebook, questions, "error")
-        scored = {t["name"]: t for t in json.loads(results.read_text()).get("tests", []) if "score" in t}
+        for attempt in (1, 2):  # a kernel can fail to start when many start at once: try once more
+            outcome = _run_otter(work, archive, Path(tmp) / f"out{attempt}", timeout)
+            if outcome != "error":
+                break
+            print(f"  {student}/{notebook}: otter failed (attempt {attempt}: {_last_log_line(tmp, attempt)})",
+                  file=sys.stderr)
+        if outcome in ("timeout", "error"):
+            return _zero_rows(student, notebook, questions, outcome)
+        scored = {t["name"]: t for t in json.loads(outcome.read_text()).get("tests", []) if "score" in t}
     rows = []
     for question, max_score in questions.items():
         test = scored.get(question)

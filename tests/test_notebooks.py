@@ -67,3 +67,21 @@ def test_every_question_has_a_solution_visible_tests_and_hidden_tests(name):
         assert any("# BEGIN SOLUTION" in c.source for c in block if c.cell_type == "code"), "no solution lines"
         assert any(not t.startswith("# HIDDEN") for t in tests), f"{name_line.group(1)} has no visible test"
         assert any(t.startswith("# HIDDEN") for t in tests), f"{name_line.group(1)} has no hidden test"
+
+
+def test_results_json_has_the_promised_shape_and_a_row_per_notebook():
+    import json
+
+    data = json.loads((nbtools.RESULTS / "results.json").read_text())
+    assert set(data) == {"notebooks", "total_seconds"}
+    assert [row["name"] for row in data["notebooks"]] == NAMES, "run `make results` after adding a notebook"
+    for row in data["notebooks"]:
+        assert set(row) == {"name", "seconds", "peak_rss_mb", "metrics"}
+        assert row["seconds"] > 0 and row["peak_rss_mb"] > 0
+        assert all(isinstance(v, float) for v in row["metrics"].values()) and row["metrics"], row["name"]
+    assert data["total_seconds"] >= sum(row["seconds"] for row in data["notebooks"]) * 0.99
+
+
+def test_results_markdown_lists_every_notebook():
+    table = (nbtools.RESULTS / "RESULTS.md").read_text()
+    assert all(f"| {name} |" in table for name in NAMES)

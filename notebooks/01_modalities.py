@@ -1,0 +1,1076 @@
+# %% [raw]
+# # ASSIGNMENT CONFIG
+# init_cell: true
+# export_cell: false
+# check_all_cell: false
+# run_tests: false
+# solutions_pdf: false
+# generate: true
+# tests:
+#   ok_format: false
+
+# %% [markdown]
+# # 01 · Modalities: measuring what makes each kind of data different
+#
+# **Learning goals.** After this notebook you can
+#
+# - say what a *modality* is and name the six characteristics in which modalities differ;
+# - measure each characteristic on real speech, images, text and EEG: how elements are represented,
+#   how they are distributed, what structure ties them together, how much information they carry,
+#   how noise hurts them, and which task they are relevant to;
+# - compute Shannon entropy $H(\cdot)$ in bits and add noise at a chosen signal-to-noise ratio, by hand;
+# - measure the two kinds of *connection* between modalities: association (correlation, mutual
+#   information) and dependency (a direction in time or in how one is made from the other).
+#
+# **Where this sits in the lecture.** Lecture 11, "Multimodal Data Processing", opens with the
+# definition of a modality, the table of six characteristics (element representations, element
+# distributions, structure, information, noise, relevance) and the two kinds of connection between
+# modalities (association and dependency). The lecture shows them as a table with examples; here
+# every row of that table becomes a number computed on real data, and a picture.
+
+# %% [markdown]
+# ## Setup
+#
+# Everything runs on the CPU in a few seconds; the device is printed only so you know what torch sees.
+
+# %%
+import math
+import random
+
+import matplotlib.pyplot as plt
+import numpy as np
+import scipy.stats
+import torch
+import torchaudio
+from sklearn.cluster import KMeans
+from sklearn.decomposition import PCA
+from sklearn.metrics import mutual_info_score
+
+import mmcourse
+from mmcourse import connections, modalities, noise, viz, widgets
+from mmcourse.data import (AVDigitsConfig, load_corpus, load_digits, load_eeg, load_photo, load_spoken_digits,
+                           log_mel_spectrogram, make_av_digits, pad_or_trim, tokenize, train_test_split_indices)
+from mmcourse.exercises import close, not_the_mistake, same_shape, student_or_reference
+
+generator = mmcourse.set_seed(0)
+device = mmcourse.get_device()
+print("torch sees:", device, "(this notebook computes on the CPU)")
+
+# %% [markdown]
+# ## 0 · What is a modality?
+#
+# The lecture defines a **modality** as *the way a natural phenomenon is perceived or expressed*.
+# The same event, say someone saying "seven", can reach us as sound (a pressure wave), as a picture
+# of the written digit, as the word in a sentence, or as electrical activity in the listener's
+# brain. Data is **multimodal** when it holds more than one of these views.
+#
+# We load one real example of each of five modalities. None needs the network: the digits ship with
+# scikit-learn, the photo and the EEG with matplotlib, the spoken digits with this course, and the
+# text is the documentation of Python's own standard library.
+
+# %%
+digit_images, digit_labels = load_digits()  # (N, 8, 8) in [0, 1], (N,)
+photo = load_photo()  # (H, W, 3) in [0, 1]
+speech = load_spoken_digits()  # 600 utterances of "zero" ... "nine", 8 kHz
+eeg, eeg_rate, eeg_channels = load_eeg()  # (T, C) = (800, 4) at 80 Hz
+documents = load_corpus()
+tokens = [word for doc in documents for word in tokenize(doc)]
+sample_rate = speech.sample_rate
+
+mmcourse.check_shape(digit_images, (None, 8, 8), "digit_images")
+mmcourse.check_shape(eeg, (800, 4), "eeg")
+print(f"{len(digit_images)} digit images, a {photo.shape[0]}×{photo.shape[1]} photo, {len(speech)} utterances, "
+      f"{eeg.shape[0] / eeg_rate:.0f} s of EEG on {eeg.shape[1]} channels, {len(tokens):,} words of text")
+
+# %%
+fig, axes = plt.subplots(1, 4, figsize=(13, 2.6))
+axes[0].imshow(digit_images[0], cmap="gray_r")
+axes[0].set_title(f"image: a digit ({int(digit_labels[0])})")
+axes[1].imshow(photo)
+axes[1].set_title("image: a photo")
+for ax in axes[:2]:
+    ax.axis("off")
+wave = speech.waveforms[7]
+axes[2].plot(np.arange(len(wave)) / sample_rate, wave, lw=0.5)
+axes[2].set(title=f"speech: \"{int(speech.labels[7])}\"", xlabel="time (s)")
+seconds = np.arange(len(eeg)) / eeg_rate
+for c in range(eeg.shape[1]):
+    axes[3].plot(seconds, eeg[:, c] - 3 * c, lw=0.5, label=eeg_channels[c])
+axes[3].set(title="EEG: 4 channels", xlabel="time (s)", yticks=[])
+fig.tight_layout()
+plt.show()
+print("text:", " ".join(tokens[:30]), "...")
+
+# %% [markdown]
+# ## 1 · Element representations: discrete or continuous, and how fine
+#
+# **Intuition.** Every modality is a collection of *elements*: pixels, audio samples, words, voltages.
+# Some are **discrete** (a word comes from a finite vocabulary), some are **continuous** (a voltage can
+# take any value), and computers store both with a finite **granularity**: a number of bits per element
+# and a number of elements per example (64 pixels for an 8×8 digit, 8,000 samples for a second of speech).
+#
+# **Math.** If an element takes one of $|V|$ distinct values, a fixed-length code needs
+#
+# $$b = \log_2 |V| \quad \text{bits per element}$$
+#
+# (rounded up to a whole number in practice). Comparing $b$ with the bits that the storage type
+# spends (32 for a `float32`) shows how much of that storage the data really uses.
+# `modalities.element_summary` counts the distinct values and the bits.
+
+# %%
+def pcm(waveform):
+    """Speech as the 16-bit integers it was stored as."""
+    return (waveform * 32768).round().to(torch.int16)
+
+
+speech_samples = torch.cat(speech.waveforms)  # (all samples,)
+element_sources = {
+    "digits (8×8 images)": (digit_images, 64),
+    "photo (RGB)": (photo, photo.size),
+    "speech (8 kHz)": (speech_samples, sum(len(w) for w in speech.waveforms) / len(speech)),
+    "EEG (80 Hz, 4 ch.)": (eeg, eeg_rate * eeg.shape[1]),
+    "text (words)": (tokens, len(tokens) / len(documents)),
+}
+summaries = {}
+print(f"{'modality':20s} {'dtype':11s} {'distinct':>9s} {'step':>9s} {'discrete':>8s} {'storage':>7s} {'log2|V|':>7s} "
+      f"{'per example':>11s}")
+for name, (values, per_example) in element_sources.items():
+    s = summaries[name] = modalities.element_summary(values)
+    print(f"{name:20s} {s['dtype']:11s} {s['distinct']:9,d} {s['step']:9.2g} {str(s['discrete']):>8s} "
+          f"{s['storage_bits']:7.1f} {s['needed_bits']:7.2f} {per_example:11,.0f}")
+
+# %% [markdown]
+# Reading the table: the digits are stored as 32-bit floats but take only **17** values, on a grid of
+# step 1/16 (the original data counted 0 … 16 ink dots per block), so about 4 bits would do: they are
+# discrete in disguise. The photo has at most 256 levels per channel (8-bit JPEG, step 1/255). Speech
+# was saved as 16-bit integers, so its samples are discrete too, on a very fine grid (step 1/32,768).
+# The 3,200 EEG values are all different and on no grid: continuous (for continuous data, "distinct"
+# only counts the samples, and $\log_2|V|$ grows with the recording). Words are discrete symbols from a
+# vocabulary of a few thousand, and one example (a docstring) is a few dozen of them, while one photo
+# is almost a million numbers: granularity differs by orders of magnitude.
+
+# %%
+assert summaries["digits (8×8 images)"]["distinct"] == 17, "the digits should take exactly 17 values"
+assert summaries["photo (RGB)"]["distinct"] <= 256, "an 8-bit photo has at most 256 levels"
+assert summaries["digits (8×8 images)"]["discrete"] and summaries["speech (8 kHz)"]["discrete"], "both are quantised"
+assert summaries["text (words)"]["discrete"] and not summaries["EEG (80 Hz, 4 ch.)"]["discrete"]
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(10, 2.8))
+names = list(summaries)
+axes[0].barh(names, [s["storage_bits"] for s in summaries.values()], color="lightgray", label="storage")
+axes[0].barh(names, [s["needed_bits"] for s in summaries.values()], color="tab:blue", label="log2 |V|")
+axes[0].set(xlabel="bits per element", title="bits stored vs bits needed")
+axes[0].legend(fontsize=8)
+axes[1].barh(names, [per for _, per in element_sources.values()], color="tab:orange")
+axes[1].set(xscale="log", xlabel="elements per example (log scale)", title="granularity")
+axes[1].set_yticks([])
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## 2 · Element distributions: density and frequency
+#
+# **Intuition.** Knowing which values an element *can* take is not enough: some values are far more
+# common than others. The lecture's examples are the *pixel density* of images and the *word
+# frequency* of language.
+#
+# **Math.** For continuous values we estimate a density with a histogram, $\hat p(v) = \frac{n_v}{N\,\Delta}$
+# for a bin of width $\Delta$ holding $n_v$ of the $N$ values. For words, **Zipf's law** says that the
+# frequency of the word of rank $r$ (1 = most frequent) falls as a power of the rank,
+#
+# $$f(r) \approx C\, r^{s}, \qquad \log_{10} f(r) = \log_{10} C + s \log_{10} r, \qquad s \approx -1,$$
+#
+# a straight line of slope $s$ on a log–log plot. `modalities.zipf_fit` fits that line by least squares.
+
+# %%
+fig, axes = plt.subplots(1, 3, figsize=(12, 2.6))
+axes[0].hist(digit_images.flatten().numpy(), bins=17, density=True, color="tab:blue")
+axes[0].set(title="digit pixels", xlabel="ink", ylabel="density")
+axes[1].hist(photo.mean(axis=2).flatten(), bins=64, density=True, color="tab:orange")
+axes[1].set(title="photo pixels (grey)", xlabel="brightness")
+axes[2].hist(speech_samples.numpy(), bins=101, density=True, color="tab:green", log=True)
+axes[2].set(title="speech samples", xlabel="amplitude", ylabel="density (log)")
+fig.tight_layout()
+plt.show()
+print(f"share of digit pixels that are blank: {(digit_images == 0).float().mean():.2f}")
+
+# %% [markdown]
+# About half of the digit pixels are blank paper, with a second bump at full ink; the photo spreads over all
+# brightnesses; speech samples pile up near zero with long tails (a sharp peak, far from a Gaussian).
+#
+# Now the words: count each word, sort by count, and fit the Zipf line over the 1,000 most frequent ranks.
+
+# %%
+vocabulary, word_counts = modalities.value_counts(tokens)  # most frequent first
+zipf_slope, zipf_intercept = modalities.zipf_fit(word_counts, max_rank=1000)
+reference_slope, reference_intercept = np.polyfit(np.log10(np.arange(1, 1001)), np.log10(word_counts[:1000].numpy()), 1)
+assert abs(zipf_slope - reference_slope) < 1e-9, "zipf_fit should agree with numpy.polyfit"
+print("most frequent words:", vocabulary[:12])
+print(f"Zipf slope s = {zipf_slope:.2f} (numpy.polyfit: {reference_slope:.2f})")
+mmcourse.record("zipf_slope_text", zipf_slope)
+assert -1.3 < zipf_slope < -0.7, f"word frequencies should follow Zipf's law with s ≈ -1, got {zipf_slope:.2f}"
+
+# %%
+ranks = np.arange(1, len(word_counts) + 1)
+fig, ax = plt.subplots(figsize=(4.5, 3.2))
+ax.loglog(ranks, word_counts, ".", ms=2, label="stdlib docstrings")
+ax.loglog(ranks[:1000], 10 ** zipf_intercept * ranks[:1000] ** zipf_slope, "r-", label=f"fit: s = {zipf_slope:.2f}")
+for r in (1, 2, 10, 100):
+    ax.annotate(vocabulary[r - 1], (r, word_counts[r - 1]), fontsize=8)
+ax.set(xlabel="rank r", ylabel="count f(r)", title="Zipf's law")
+ax.legend(fontsize=8)
+plt.show()
+
+# %% [markdown]
+# ## 3 · Structure: spatial, temporal, latent, explicit
+#
+# **Intuition.** Elements are not independent draws: a pixel looks like its neighbours (spatial),
+# a sample of sound like the samples just before it (temporal), the 64 pixels of a digit vary
+# together along a few directions (latent), and words follow grammar (explicit). To *measure*
+# structure we compare the data with a copy whose elements are shuffled: the same values, with the
+# structure destroyed.
+#
+# ### 3.1 Spatial structure: neighbouring pixels
+#
+# **Math.** The Pearson correlation between each pixel $a$ and its right-hand neighbour $b$, over all
+# $n$ such pairs,
+#
+# $$\rho = \frac{\sum_i (a_i - \bar a)(b_i - \bar b)}{\sqrt{\sum_i (a_i - \bar a)^2 \, \sum_i (b_i - \bar b)^2}} ,$$
+#
+# is near 1 when neighbours look alike and near 0 when they are unrelated. You write it.
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: q01_neighbour_correlation
+# points: 2
+
+# %% [markdown]
+# **Exercise 1.** Write `neighbour_correlation(images)`: the Pearson correlation $\rho$ above between
+# every pixel and the pixel **to its right**, pooled over all images. `images` is a float tensor of
+# shape `(N, H, W)`; return a float (or a 0-d tensor). Pair `images[:, :, :-1]` with `images[:, :, 1:]`,
+# and remember to subtract the means.
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %%
+def neighbour_correlation(images):
+    # BEGIN SOLUTION
+    a = images[:, :, :-1].flatten().double()
+    b = images[:, :, 1:].flatten().double()
+    a, b = a - a.mean(), b - b.mean()
+    return float((a * b).sum() / torch.sqrt((a ** 2).sum() * (b ** 2).sum()))
+    # END SOLUTION
+
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+def test_neighbour_correlation_on_smooth_images(neighbour_correlation):
+    import numpy as np
+    import torch
+    from mmcourse.exercises import close, not_the_mistake
+
+    images = torch.rand(6, 5, 7, generator=torch.Generator().manual_seed(1)).cumsum(dim=-1)  # smooth along rows
+    a, b = images[:, :, :-1].flatten().double(), images[:, :, 1:].flatten().double()
+    got = neighbour_correlation(images)
+    cosine = (a * b).sum() / torch.sqrt((a ** 2).sum() * (b ** 2).sum())
+    not_the_mistake(got, cosine, "neighbour correlation",
+                    "you forgot to subtract the means: that is the cosine, not the correlation")
+    below = np.corrcoef(images[:, :-1, :].flatten(), images[:, 1:, :].flatten())[0, 1]
+    not_the_mistake(got, below, "neighbour correlation",
+                    "you compared each pixel with the one below it; the exercise asks for the one to its right")
+    close(got, np.corrcoef(a, b)[0, 1], "correlation with the right neighbour", atol=1e-6)
+
+
+test_neighbour_correlation_on_smooth_images(neighbour_correlation)
+
+# %%
+# HIDDEN
+def test_neighbour_correlation_on_other_images(neighbour_correlation):
+    import numpy as np
+    import torch
+    from mmcourse.exercises import close
+
+    images = torch.rand(4, 6, 6, generator=torch.Generator().manual_seed(2)).cumsum(dim=-2)
+    right = np.corrcoef(images[:, :, :-1].flatten(), images[:, :, 1:].flatten())[0, 1]
+    close(neighbour_correlation(images), right, "correlation with the right neighbour", atol=1e-6)
+    board = ((torch.arange(6)[:, None] + torch.arange(6)[None, :]) % 2).float()[None]  # a checkerboard
+    close(neighbour_correlation(board), -1.0, "correlation on a checkerboard", atol=1e-6,
+          hint="neighbours on a checkerboard are always opposite, so ρ must be -1")
+
+
+test_neighbour_correlation_on_other_images(neighbour_correlation)
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
+
+# %%
+neighbour_correlation_fn = student_or_reference(neighbour_correlation, modalities.neighbour_correlation,
+                                                (digit_images[:50],), "neighbour_correlation")
+
+# %% [markdown]
+# Now the measurement. The control shuffles the 64 pixels of each digit with its own random
+# permutation: every image keeps its pixel values, but neighbours become strangers.
+
+# %%
+N = len(digit_images)
+permutations = torch.argsort(torch.rand(N, 64, generator=torch.Generator().manual_seed(0)), dim=1)  # (N, 64)
+shuffled_images = torch.gather(digit_images.reshape(N, 64), 1, permutations).reshape(N, 8, 8)  # (N, 8, 8)
+rho_digits = neighbour_correlation_fn(digit_images)
+rho_shuffled = neighbour_correlation_fn(shuffled_images)
+rho_photo = neighbour_correlation_fn(torch.tensor(photo.mean(axis=2))[None])
+reference = np.corrcoef(digit_images[:, :, :-1].flatten(), digit_images[:, :, 1:].flatten())[0, 1]
+assert abs(rho_digits - reference) < 1e-6, "neighbour correlation should agree with numpy.corrcoef"
+print(f"ρ(pixel, right neighbour): digits {rho_digits:.2f}, shuffled digits {rho_shuffled:.2f}, photo {rho_photo:.3f}")
+mmcourse.record("neighbour_correlation_digits", rho_digits)
+mmcourse.record("neighbour_correlation_digits_shuffled", rho_shuffled)
+assert rho_digits > 0.3 and abs(rho_shuffled) < 0.1, "real digits should be far more correlated than shuffled ones"
+
+# %%
+fig = viz.show_images(torch.cat([digit_images[:4], shuffled_images[:4]]),
+                      titles=[f"real, ρ={rho_digits:.2f}"] * 4 + [f"shuffled, ρ={rho_shuffled:.2f}"] * 4,
+                      ncols=8, suptitle="the same pixel values, with and without spatial structure")
+plt.show()
+
+# %% [markdown]
+# Shuffling wipes out the correlation. The photo's neighbours are almost identical ($\rho \approx 0.97$):
+# at 600×512 pixels, the next pixel nearly always shows the same surface. The 8×8 digits are much
+# coarser (each pixel sums a 4×4 block of the original scan), so a neighbour already belongs to a
+# different part of the stroke, and the correlation is lower, yet clearly there.
+#
+# ### 3.2 Temporal structure: autocorrelation
+#
+# **Math.** The autocorrelation at lag $k$ compares a signal with itself $k$ steps later:
+#
+# $$r(k) = \frac{\sum_t (x_t - \bar x)(x_{t+k} - \bar x)}{\sum_t (x_t - \bar x)^2}, \qquad r(0) = 1 .$$
+#
+# A signal that changes slowly keeps $r(k)$ high over many lags; white noise drops to 0 at once.
+
+# %%
+utterance = speech.waveforms[7].double()  # (T,)
+r_speech = modalities.autocorrelation(utterance, max_lag=40)  # 40 samples = 5 ms
+r_speech_shuffled = modalities.autocorrelation(utterance[torch.randperm(len(utterance), generator=generator)], 40)
+r_eeg = modalities.autocorrelation(eeg[:, 0], max_lag=40)  # 40 samples = 0.5 s
+centred = utterance.numpy() - utterance.numpy().mean()
+reference = np.correlate(centred, centred, mode="full")[len(centred) - 1:][:41] / (centred ** 2).sum()
+assert np.allclose(r_speech.numpy(), reference, atol=1e-9), "autocorrelation should agree with numpy.correlate"
+print(f"speech: r(1 sample = 0.125 ms) = {r_speech[1]:.2f}; shuffled: {r_speech_shuffled[1]:.2f}; "
+      f"EEG: r(1 sample = 12.5 ms) = {r_eeg[1]:.2f}")
+mmcourse.record("autocorrelation_speech_lag1", r_speech[1])
+
+fig, axes = plt.subplots(1, 2, figsize=(10, 2.6))
+axes[0].plot(np.arange(41) / sample_rate * 1000, r_speech, label="speech")
+axes[0].plot(np.arange(41) / sample_rate * 1000, r_speech_shuffled, label="shuffled samples")
+axes[0].set(xlabel="lag (ms)", ylabel="r(k)", title="speech")
+axes[1].plot(np.arange(41) / eeg_rate * 1000, r_eeg, color="tab:red", label=f"EEG {eeg_channels[0]}")
+axes[1].set(xlabel="lag (ms)", title="EEG")
+for ax in axes:
+    ax.axhline(0, color="gray", lw=0.5)
+    ax.legend(fontsize=8)
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# Speech oscillates: $r(k)$ swings negative and back at the period of the voice's pitch and formants,
+# a structure that shuffling erases completely.
+#
+# ### 3.3 Latent structure: a few directions explain the pixels
+#
+# **Math.** Principal component analysis finds orthogonal directions of largest variance. With the
+# centred data matrix $X$ ($N \times D$) and its singular values $\sigma_1 \ge \sigma_2 \ge \dots$, the
+# share of variance along component $i$ is $\sigma_i^2 / \sum_j \sigma_j^2$. If few components explain
+# most of the variance, the $D = 64$ pixels really live near a low-dimensional (latent) space. The
+# control shuffles each pixel *across* images, which keeps every pixel's own distribution but breaks
+# the way pixels vary together.
+
+# %%
+X_digits = digit_images.reshape(N, 64)  # (N, D)
+columns_shuffled = torch.stack([X_digits[torch.randperm(N, generator=generator), d] for d in range(64)], dim=1)
+explained = mmcourse.check_shape(modalities.pca_variance_explained(X_digits), (64,), "explained")
+explained_shuffled = modalities.pca_variance_explained(columns_shuffled)
+assert np.allclose(explained.numpy(), PCA().fit(X_digits.numpy()).explained_variance_ratio_, atol=1e-6)
+k90 = int((explained.cumsum(0) < 0.9).sum()) + 1
+k90_shuffled = int((explained_shuffled.cumsum(0) < 0.9).sum()) + 1
+print(f"components for 90 % of the variance: digits {k90}, pixels shuffled across images {k90_shuffled} (of 64)")
+mmcourse.record("pca_components_90_digits", k90)
+mmcourse.record("pca_components_90_digits_shuffled", k90_shuffled)
+
+fig, ax = plt.subplots(figsize=(4.5, 3))
+ax.plot(np.arange(1, 65), explained.cumsum(0), label="digits")
+ax.plot(np.arange(1, 65), explained_shuffled.cumsum(0), label="pixels shuffled across images")
+ax.axhline(0.9, color="gray", ls="--", lw=0.8)
+ax.set(xlabel="number of components", ylabel="variance explained", title="latent structure")
+ax.legend(fontsize=8)
+plt.show()
+
+# %% [markdown]
+# ### 3.4 Explicit structure: word order
+#
+# **Math.** How predictable is the next word? Without context, the uncertainty is the entropy of the
+# word distribution $H(W_t)$ (defined properly in section 4). Knowing the previous word leaves the
+# *conditional* entropy
+#
+# $$H(W_t \mid W_{t-1}) = H(W_{t-1}, W_t) - H(W_{t-1}) ,$$
+#
+# estimated from bigram counts. Counting from a finite text makes both estimates a little too low
+# (rare pairs look more predictable than they are), so again we compare with the same words in a
+# shuffled order: only the difference is due to grammar.
+
+# %%
+shuffled_tokens = tokens.copy()
+random.Random(0).shuffle(shuffled_tokens)
+h_unigram = modalities.entropy_of_samples(tokens)
+h_bigram = connections.conditional_entropy(tokens[1:], tokens[:-1])
+h_bigram_shuffled = connections.conditional_entropy(shuffled_tokens[1:], shuffled_tokens[:-1])
+print(f"H(W_t) = {h_unigram:.2f} bits; H(W_t | W_t-1) = {h_bigram:.2f} bits in real order, "
+      f"{h_bigram_shuffled:.2f} bits in shuffled order")
+mmcourse.record("word_order_information_bits", h_bigram_shuffled - h_bigram)
+assert h_bigram < h_bigram_shuffled < h_unigram, "the previous word should help more in real text than shuffled"
+
+# %% [markdown]
+# The previous word removes about a bit more uncertainty in real text than in shuffled text: that is
+# the explicit structure (grammar, fixed phrases such as "return the") measured in bits per word.
+#
+# ## 4 · Information: entropy and compression
+#
+# **Intuition.** How surprising is the next element? A fair coin surprises you by one bit per toss;
+# a coin that always lands heads, by none. The lecture writes the information of modality A as
+# $H(\triangle)$ and of modality B as $H(\bullet)$: the **Shannon entropy** of their elements.
+#
+# **Math.** For a discrete random variable $X$ with distribution $p$,
+#
+# $$H(X) = -\sum_{x} p(x) \log_2 p(x) \quad \text{bits}, \qquad \text{with } 0 \cdot \log_2 0 = 0 .$$
+#
+# It is 0 for a certain outcome and at most $\log_2 |V|$, reached by the uniform distribution. When we
+# have counts $n_x$ instead of probabilities, we first normalise: $p(x) = n_x / \sum_{x'} n_{x'}$.
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: q01_entropy
+# points: 2
+
+# %% [markdown]
+# **Exercise 2.** Write `entropy_bits(p)`: the entropy $H(X)$ in **bits** of a 1-D tensor `p` that holds
+# either probabilities or counts (non-negative numbers, not all zero). Normalise `p` to sum to 1, and
+# make sure that entries equal to 0 contribute 0 (not `nan`). Return a float or a 0-d tensor.
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %%
+def entropy_bits(p):
+    # BEGIN SOLUTION
+    p = torch.as_tensor(p, dtype=torch.float64)
+    p = p / p.sum()
+    p = p[p > 0]
+    return float(-(p * torch.log2(p)).sum())
+    # END SOLUTION
+
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+def test_entropy_of_known_distributions(entropy_bits):
+    import torch
+    from mmcourse.exercises import close, not_the_mistake
+
+    p = torch.tensor([0.5, 0.25, 0.125, 0.125])
+    not_the_mistake(entropy_bits(p), -(p * torch.log(p)).sum(), "entropy of [1/2, 1/4, 1/8, 1/8]",
+                    "you used the natural log: divide by ln 2 or use log2")
+    close(entropy_bits(torch.tensor([0.5, 0.5])), 1.0, "entropy of a fair coin (bits)")
+    close(entropy_bits(p), 1.75, "entropy of [1/2, 1/4, 1/8, 1/8] (bits)")
+    close(entropy_bits(torch.tensor([0.5, 0.0, 0.5])), 1.0, "entropy of [0.5, 0, 0.5] (bits)",
+          hint="an outcome of probability 0 contributes 0·log 0 = 0; skip zeros or mask them, else you get nan")
+    not_the_mistake(entropy_bits(torch.tensor([2.0, 2.0])), -4.0, "entropy of the counts [2, 2]",
+                    "you did not normalise: divide the counts by their total so that p sums to 1")
+    close(entropy_bits(torch.tensor([2.0, 2.0])), 1.0, "entropy of the counts [2, 2] (bits)")
+
+
+test_entropy_of_known_distributions(entropy_bits)
+
+# %%
+# HIDDEN
+def test_entropy_of_counts_against_scipy(entropy_bits):
+    import scipy.stats
+    import torch
+    from mmcourse.exercises import close, not_the_mistake
+
+    counts = torch.tensor([6.0, 2.0, 0.0, 8.0])
+    nonzero = counts[counts > 0]
+    not_the_mistake(entropy_bits(counts), -(nonzero * torch.log2(nonzero)).sum(), "entropy of the counts [6, 2, 0, 8]",
+                    "you did not normalise: divide the counts by their total so that p sums to 1")
+    close(entropy_bits(counts), scipy.stats.entropy(counts.numpy(), base=2), "entropy of the counts [6, 2, 0, 8]",
+          hint="zeros among the counts contribute nothing")
+    close(entropy_bits(torch.ones(16)), 4.0, "entropy of a uniform distribution over 16 outcomes (bits)")
+    close(entropy_bits(torch.tensor([0.0, 3.0])), 0.0, "entropy of a certain outcome", atol=1e-9)
+
+
+test_entropy_of_counts_against_scipy(entropy_bits)
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
+
+# %%
+entropy_fn = student_or_reference(entropy_bits, modalities.entropy, (torch.tensor([3.0, 1.0, 0.0, 4.0]),),
+                                  "entropy_bits")
+
+# %% [markdown]
+# **Check against a reference.** `scipy.stats.entropy` computes the same sum (in nats by default;
+# `base=2` gives bits).
+
+# %%
+# NBVAL_CHECK_OUTPUT
+fair_coin = float(entropy_fn(torch.tensor([0.5, 0.5])))
+assert abs(fair_coin - 1.0) < 1e-12, "a fair coin carries exactly one bit"
+_check_counts = torch.tensor([5.0, 1.0, 0.0, 2.0, 8.0])
+assert abs(float(entropy_fn(_check_counts)) - scipy.stats.entropy(_check_counts.numpy(), base=2)) < 1e-9
+print(f"H(fair coin) = {fair_coin:.3f} bit; H(fair die) = {float(entropy_fn(torch.ones(6))):.3f} bits")
+
+# %% [markdown]
+# Now the entropy of the elements of each modality, from their counts, next to the maximum
+# $\log_2|V|$ of section 1. For the photo we use the grey level (0 … 255), for speech the 16-bit sample values.
+
+# %%
+element_values = {
+    "digit pixels": (digit_images * 16).round(),
+    "photo pixels (grey)": torch.tensor((photo.mean(axis=2) * 255).round()),
+    "speech samples": pcm(speech_samples),
+    "words": tokens,
+}
+entropies = {}
+for name, values in element_values.items():
+    _, counts = modalities.value_counts(values)
+    entropies[name] = (float(entropy_fn(counts)), math.log2(len(counts)))
+    print(f"H({name}) = {entropies[name][0]:5.2f} bits   (at most log2 |V| = {entropies[name][1]:5.2f})")
+for name, key in [("digit pixels", "digits_pixels"), ("photo pixels (grey)", "photo_pixels"),
+                  ("speech samples", "speech_samples"), ("words", "words")]:
+    mmcourse.record(f"entropy_bits_{key}", entropies[name][0])
+assert all(h <= h_max + 1e-9 for h, h_max in entropies.values()), "entropy can never exceed log2 |V|"
+
+# %% [markdown]
+# Each entropy is below its maximum because the distributions of section 2 are far from uniform:
+# blank pixels, quiet samples and the word "the" are cheap to predict.
+#
+# **Compression.** Entropy of single elements ignores order, so it misses the structure of section 3.
+# A general-purpose compressor sees both: zlib (DEFLATE) replaces repeated byte strings with short
+# references and frequent bytes with short codes. The **compression ratio**
+#
+# $$\text{ratio} = \frac{\text{bytes before}}{\text{bytes after}}$$
+#
+# estimates the redundancy of each modality in its natural storage format. Shuffling the elements
+# first shows how much of it comes from structure rather than from the element distribution alone.
+
+# %%
+stored_forms = {  # (in order, shuffled), each as the bytes a file would hold
+    "images": ((digit_images * 16).round().to(torch.uint8), shuffled_images.mul(16).round().to(torch.uint8)),
+    "speech": (pcm(speech_samples[:400_000]),
+               pcm(speech_samples[:400_000][torch.randperm(400_000, generator=generator)])),
+    "text": (" ".join(tokens), " ".join(shuffled_tokens)),  # the words, lower-cased, one space apart
+    "eeg": (eeg, eeg[np.random.default_rng(0).permutation(len(eeg))]),
+}
+ratios = {name: (modalities.compression_ratio(a), modalities.compression_ratio(b))
+          for name, (a, b) in stored_forms.items()}
+for name, (ordered, shuffled) in ratios.items():
+    print(f"{name:7s} compression ratio {ordered:5.2f} (elements shuffled: {shuffled:5.2f})")
+    mmcourse.record(f"compression_ratio_{name}", ordered)
+assert ratios["text"][0] > ratios["speech"][0] > 1.0, "text should be more redundant than raw speech"
+
+fig, ax = plt.subplots(figsize=(5, 2.6))
+x = np.arange(len(ratios))
+ax.bar(x - 0.2, [r[0] for r in ratios.values()], 0.4, label="as stored")
+ax.bar(x + 0.2, [r[1] for r in ratios.values()], 0.4, label="elements shuffled")
+ax.set_xticks(x, list(ratios))
+ax.set(ylabel="zlib compression ratio", title="redundancy per modality")
+ax.axhline(1, color="gray", lw=0.5)
+ax.legend(fontsize=8)
+plt.show()
+
+# %% [markdown]
+# Text compresses best, then the digit images (half blank paper); raw speech and the EEG barely
+# compress, because a byte-level compressor cannot exploit the smooth, oscillating
+# structure that section 3.2 measured: it needs a model of the signal, such as a spectrogram or a
+# predictor.
+#
+# ## 5 · Noise: additive noise, occlusion and ambiguity
+#
+# **Intuition.** No sensor is perfect: a microphone hears the room as well as the speaker, an object
+# can hide part of an image, and some inputs are ambiguous even without any noise (a sloppy 1 looks
+# like a 7). We measure each kind and how it hurts a quick classifier.
+#
+# ### 5.1 Additive noise at a chosen SNR
+#
+# **Math.** The signal-to-noise ratio compares the average **power** $P = \frac{1}{L}\sum_t x_t^2$ of
+# the signal $x$ with that of the noise, in decibels:
+#
+# $$\text{SNR}_{\text{dB}} = 10 \log_{10} \frac{P_x}{P_{an}} .$$
+#
+# To reach a requested SNR we scale white noise $n$ by $a$ and add it, $y = x + a\,n$. Since
+# $P_{an} = a^2 P_n$, solving for $a$ gives
+#
+# $$a = \sqrt{\frac{P_x}{P_n \cdot 10^{\text{SNR}_{\text{dB}}/10}}} .$$
+#
+# The 10 belongs to powers; amplitudes, which are square roots of powers, use
+# $20\log_{10}$ (a ratio of amplitudes $10^{\text{SNR}/20}$): mixing the two is the classic mistake.
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: q01_add_noise
+# points: 2
+
+# %% [markdown]
+# **Exercise 3.** Write `add_noise(waveform, noise, snr_db)`: return $y = x + a\,n$ where `waveform` is
+# $x$ (a 1-D float tensor), `noise` is $n$ (white noise of the same shape) and $a$ is chosen, with the
+# formula above, so that the SNR of $y$ against $x$ is `snr_db` decibels.
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %%
+def add_noise(waveform, noise, snr_db):
+    # BEGIN SOLUTION
+    p_signal = waveform.pow(2).mean()
+    p_noise = noise.pow(2).mean()
+    a = torch.sqrt(p_signal / (p_noise * 10 ** (snr_db / 10)))
+    return waveform + a * noise
+    # END SOLUTION
+
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+def test_add_noise_against_torchaudio(add_noise):
+    import torch
+    import torchaudio
+    from mmcourse.exercises import close, not_the_mistake, same_shape
+
+    g = torch.Generator().manual_seed(5)
+    t = torch.arange(4000) / 8000
+    x = torch.sin(2 * torch.pi * 220 * t) * torch.hann_window(4000) * 0.5  # a tone that swells and fades
+    n = torch.randn(4000, generator=g)
+    px, pn = x.pow(2).mean(), n.pow(2).mean()
+    got = same_shape(add_noise(x, n, 10.0), (4000,), "add_noise(waveform, noise, 10.0)")
+    not_the_mistake(got, x + torch.sqrt(px / (pn * 10 ** (10.0 / 20))) * n, "noisy waveform at 10 dB",
+                    "you used 10^(SNR/20) inside the power ratio: powers need 10^(SNR/10)", atol=1e-5)
+    not_the_mistake(got, x + torch.sqrt(px / pn) / 10 ** (10.0 / 10) * n, "noisy waveform at 10 dB",
+                    "you divided the amplitude by 10^(SNR/10): on amplitudes the factor is 10^(SNR/20)", atol=1e-5)
+    not_the_mistake(got, x + px / (pn * 10 ** (10.0 / 10)) * n, "noisy waveform at 10 dB",
+                    "you scaled the noise by a ratio of powers: take the square root to get an amplitude factor",
+                    atol=1e-5)
+    expected = torchaudio.functional.add_noise(x[None], n[None], torch.tensor([10.0]))[0]
+    close(got, expected, "noisy waveform at 10 dB (against torchaudio.functional.add_noise)", atol=1e-5)
+
+
+test_add_noise_against_torchaudio(add_noise)
+
+# %%
+# HIDDEN
+def test_add_noise_against_mmcourse_and_measured_snr(add_noise):
+    import torch
+    from mmcourse import noise
+    from mmcourse.exercises import close, not_the_mistake
+
+    g = torch.Generator().manual_seed(6)
+    x = torch.randn(3000, generator=g).cumsum(0) * 0.01  # a slowly wandering signal
+    n = torch.randn(3000, generator=g)
+    px, pn = x.pow(2).mean(), n.pow(2).mean()
+    not_the_mistake(add_noise(x, n, 5.0), x + torch.sqrt(px / (pn * 10 ** (5.0 / 20))) * n, "noisy waveform at 5 dB",
+                    "you used 10^(SNR/20) inside the power ratio: powers need 10^(SNR/10)", atol=1e-5)
+    close(add_noise(x, n, 5.0), noise.add_noise_at_snr(x, 5.0, noise=n), "noisy waveform at 5 dB", atol=1e-5)
+    close(noise.measure_snr_db(x, add_noise(x, n, -3.0)), -3.0, "measured SNR for a request of -3 dB", atol=1e-3)
+
+
+test_add_noise_against_mmcourse_and_measured_snr(add_noise)
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
+
+# %%
+def reference_add_noise(waveform, noise_, snr_db):
+    """The course's version, mmcourse.noise.add_noise_at_snr, with the noise given."""
+    return noise.add_noise_at_snr(waveform, snr_db, noise=noise_)
+
+
+_probe_noise = torch.randn(speech.waveforms[0].shape, generator=torch.Generator().manual_seed(7))
+add_noise_fn = student_or_reference(add_noise, reference_add_noise, (speech.waveforms[0], _probe_noise, 6.0),
+                                    "add_noise")
+
+# %% [markdown]
+# **Check against references** (`torchaudio.functional.add_noise` and `mmcourse.noise`), and that
+# the SNR measured afterwards is the one requested.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+clean = speech.waveforms[7]
+white = torch.randn(clean.shape, generator=torch.Generator().manual_seed(0))
+for snr_db in (20.0, 5.0, -5.0):
+    noisy = add_noise_fn(clean, white, snr_db)
+    reference = torchaudio.functional.add_noise(clean[None], white[None], torch.tensor([snr_db]))[0]
+    assert torch.allclose(noisy, reference, atol=1e-5), "add_noise should agree with torchaudio"
+    measured = noise.measure_snr_db(clean, noisy)
+    assert abs(measured - snr_db) < 1e-3, f"asked for {snr_db} dB, measured {measured:.3f} dB"
+    print(f"requested {snr_db:+5.1f} dB -> measured {measured:+5.1f} dB")
+
+# %% [markdown]
+# **How noise hurts recognition.** A quick classifier (logistic regression, `modalities.fit_quick_classifier`)
+# learns the digit from clean speech; we then test it on held-out utterances with more and more noise.
+# Its input is a small log-mel spectrogram: 20 mel bands, averaged into 8 time slices (160 numbers).
+
+# %%
+def speech_features(waveforms, length=8000):
+    """Log-mel spectrogram pooled to 8 time slices: (N, 20 · 8) features for a quick classifier."""
+    mel = log_mel_spectrogram(pad_or_trim(waveforms, length), sample_rate, n_mels=20)  # (N, 20, frames)
+    return torch.nn.functional.adaptive_avg_pool1d(mel, 8).flatten(1)  # (N, 160)
+
+
+train_idx, test_idx = train_test_split_indices(len(speech), test_fraction=0.3, seed=0)
+speech_train, speech_test = speech.subset(train_idx), speech.subset(test_idx)
+train_features = mmcourse.check_shape(speech_features(speech_train.waveforms), (len(speech_train), 160), "features")
+speech_classifier = modalities.fit_quick_classifier(train_features, speech_train.labels)
+
+# a second classifier also hears each training utterance once more, with noise at 0 ... 30 dB
+noise_gen = torch.Generator().manual_seed(1)
+train_snrs = torch.randint(0, 7, (len(speech_train),), generator=noise_gen) * 5.0  # 0, 5, ..., 30 dB
+augmented = [add_noise_fn(w, torch.randn(w.shape, generator=noise_gen), float(snr))
+             for w, snr in zip(speech_train.waveforms, train_snrs)]
+noise_trained_classifier = modalities.fit_quick_classifier(
+    speech_features(speech_train.waveforms + augmented), torch.cat([speech_train.labels, speech_train.labels]))
+
+snr_grid = [40, 30, 20, 10, 5, 0, -5, -10]
+test_noises = [torch.randn(w.shape, generator=noise_gen) for w in speech_test.waveforms]
+test_inputs = {"clean": speech_features(speech_test.waveforms)}
+for snr_db in snr_grid:
+    noisy = [add_noise_fn(w, n, float(snr_db)) for w, n in zip(speech_test.waveforms, test_noises)]
+    test_inputs[snr_db] = speech_features(noisy)
+speech_accuracy = {k: speech_classifier.score(x, speech_test.labels) for k, x in test_inputs.items()}
+robust_accuracy = {k: noise_trained_classifier.score(x, speech_test.labels) for k, x in test_inputs.items()}
+print("trained on clean speech:", {k: round(v, 2) for k, v in speech_accuracy.items()})
+print("trained with noise:     ", {k: round(v, 2) for k, v in robust_accuracy.items()})
+mmcourse.record("digit_accuracy_clean_speech", speech_accuracy["clean"])
+mmcourse.record("digit_accuracy_noisy_speech_0db", speech_accuracy[0])
+mmcourse.record("digit_accuracy_noisy_speech_0db_noise_trained", robust_accuracy[0])
+assert speech_accuracy["clean"] > 0.9 and speech_accuracy[-10] < speech_accuracy["clean"] - 0.3
+assert robust_accuracy[0] > speech_accuracy[0] + 0.2, "training with noise should help at 0 dB"
+
+# %% [markdown]
+# Trained on clean speech only, the classifier breaks down already at 20 dB, where a person hears the
+# word without effort: the noise fills the quiet parts of the spectrogram with energy it has never
+# seen. Hearing noisy examples during training makes it far more robust, but below about 0 dB
+# (noise as loud as the speech) it fails too.
+
+# %% [markdown]
+# Below: both accuracy curves, and one test utterance at a chosen SNR, drawn, playable, and labelled
+# with what the noise-trained classifier hears. The draw function only scales precomputed noise and
+# draws, so the slider answers at once.
+
+# %%
+example = speech_test.waveforms[0]
+example_noise = test_noises[0]
+words = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+
+
+def draw_noisy_speech(snr_db=10):
+    """The test utterance with white noise at snr_db: curve, spectrogram, a classifier's guess, a player."""
+    noisy = add_noise_fn(example, example_noise, float(snr_db))
+    guess = int(noise_trained_classifier.predict(speech_features([noisy]))[0])
+    fig = plt.figure(figsize=(10, 3.6))
+    left = fig.add_subplot(1, 2, 1)
+    left.plot(snr_grid, [speech_accuracy[k] for k in snr_grid], "o-", label="trained on clean")
+    left.plot(snr_grid, [robust_accuracy[k] for k in snr_grid], "s-", label="trained with noise")
+    left.axvline(snr_db, color="tab:red", lw=0.8)
+    left.set(xlabel="SNR (dB)", ylabel="test accuracy", title="digit accuracy vs noise", ylim=(0, 1.02))
+    left.invert_xaxis()
+    left.legend(fontsize=8)
+    right = [fig.add_subplot(2, 2, 2), fig.add_subplot(2, 2, 4)]
+    viz.show_waveform_and_spectrogram(noisy, sample_rate, axes=right,
+                                      title=f"\"{words[int(speech_test.labels[0])]}\" at {snr_db} dB, "
+                                            f"heard as \"{words[guess]}\"")
+    return fig, viz.audio_player(noisy, sample_rate)
+
+
+widgets.show(draw_noisy_speech(10))
+
+# %%
+widgets.explore(draw_noisy_speech, snr_db=(-20, 40, 5, 10))
+
+# %% [markdown]
+# ### 5.2 Occlusion
+#
+# An object in front of the camera hides part of the image. `noise.occlude` hides a square covering a
+# given fraction of each 8×8 digit; a quick classifier trained on clean digits is tested on occluded ones.
+# At a fraction of 1 the whole image is gone: occlusion taken to its end is *missing data*, the third
+# kind of imperfection the lecture lists.
+
+# %%
+image_train, image_test = train_test_split_indices(N, test_fraction=0.3, seed=0)
+image_classifier = modalities.fit_quick_classifier(X_digits[image_train], digit_labels[image_train])
+occlusion_grid = [0.0, 0.05, 0.1, 0.25, 0.4, 0.55, 0.75, 1.0]
+occluded = {f: noise.occlude(digit_images[image_test], f, generator=torch.Generator().manual_seed(0))
+            for f in occlusion_grid}
+image_accuracy = {f: image_classifier.score(x.reshape(len(x), 64), digit_labels[image_test])
+                  for f, x in occluded.items()}
+print("image digit accuracy by occluded fraction:", {f: round(a, 2) for f, a in image_accuracy.items()})
+mmcourse.record("digit_accuracy_clean_images", image_accuracy[0.0])
+mmcourse.record("digit_accuracy_occluded_images_25", image_accuracy[0.25])
+assert image_accuracy[0.0] > 0.9 and image_accuracy[0.25] < image_accuracy[0.0]
+
+
+def draw_occlusion(fraction=0.25):
+    """Eight occluded test digits with the classifier's guesses, beside the accuracy curve."""
+    images = noise.occlude(digit_images[image_test[:8]], fraction, generator=torch.Generator().manual_seed(0))
+    guesses = image_classifier.predict(images.reshape(8, 64))
+    accuracy = image_classifier.score(
+        noise.occlude(digit_images[image_test], fraction, generator=torch.Generator().manual_seed(0)).reshape(-1, 64),
+        digit_labels[image_test])
+    titles = [f"{int(t)} → {int(g)}" for t, g in zip(digit_labels[image_test[:8]], guesses)]
+    fig = viz.show_images(images, titles=titles, ncols=8,
+                          suptitle=f"{fraction:.0%} occluded: test accuracy {accuracy:.2f} (true → guess)")
+    return fig
+
+
+widgets.show(draw_occlusion(0.25))
+
+# %%
+widgets.explore(draw_occlusion, fraction=(0.0, 1.0, 0.05, 0.25))
+
+# %% [markdown]
+# ### 5.3 Ambiguity
+#
+# Some inputs are uncertain without any added noise. The classifier's predicted distribution
+# $\hat p(y \mid x)$ over the ten digits tells how sure it is; its entropy $H(\hat p(\cdot \mid x))$ is 0
+# bits when it is certain and $\log_2 10 \approx 3.32$ bits when it has no idea. We rank the clean test
+# digits by it, and compare with occluded ones.
+
+# %%
+probs_clean = torch.tensor(image_classifier.predict_proba(X_digits[image_test].numpy()))  # (N_test, 10)
+probs_occluded = torch.tensor(image_classifier.predict_proba(occluded[0.25].reshape(-1, 64).numpy()))
+ambiguity_clean = torch.stack([torch.as_tensor(entropy_fn(p)) for p in probs_clean]).double()  # (N_test,)
+ambiguity_occluded = torch.stack([torch.as_tensor(entropy_fn(p)) for p in probs_occluded]).double()
+print(f"mean prediction entropy: clean {ambiguity_clean.mean():.2f} bits, "
+      f"25 % occluded {ambiguity_occluded.mean():.2f} bits")
+mmcourse.record("prediction_entropy_bits_clean_images", ambiguity_clean.mean())
+mmcourse.record("prediction_entropy_bits_occluded_images", ambiguity_occluded.mean())
+assert ambiguity_occluded.mean() > ambiguity_clean.mean(), "occlusion should make the classifier less sure"
+
+most_ambiguous = torch.argsort(ambiguity_clean, descending=True)[:8]
+top2 = torch.topk(probs_clean[most_ambiguous], 2, dim=1)
+titles = [f"{int(top2.indices[i, 0])} {top2.values[i, 0]:.0%} / {int(top2.indices[i, 1])} {top2.values[i, 1]:.0%}"
+          for i in range(8)]
+fig = viz.show_images(digit_images[image_test[most_ambiguous]], titles=titles, ncols=8,
+                      suptitle="the most ambiguous clean test digits (two best guesses)")
+plt.show()
+
+# %% [markdown]
+# ## 6 · Relevance: the same input, different tasks
+#
+# **Intuition.** Whether a modality matters depends on the task: a voice tells you *who* speaks, a
+# handwritten digit does not. We use the audio-visual digits (`make_av_digits`): each spoken digit is
+# paired with a handwritten image of the same digit, drawn at random, so the image carries the digit
+# but nothing about the voice.
+#
+# **Math.** For an input and a task, train a quick classifier and compare its held-out accuracy with
+# chance (always guessing the most common class):
+#
+# $$\text{relevance} = \frac{\text{accuracy} - \text{chance}}{1 - \text{chance}} ,$$
+#
+# 0 when the input says nothing about the task, 1 when it decides it (`modalities.relevance_score`).
+
+# %%
+av = make_av_digits("train", AVDigitsConfig(seed=0))  # 9 voices × 50 utterances
+av_inputs = {"speech": speech_features(av.waveforms), "image": av.images.reshape(len(av), 64)}
+av_tasks = {"digit": av.labels.numpy(), "speaker": np.array(av.speakers)}
+relevance = torch.zeros(2, 2)
+for i, (input_name, features) in enumerate(av_inputs.items()):
+    for j, (task_name, labels) in enumerate(av_tasks.items()):
+        accuracy, chance = modalities.task_accuracy(features, labels, seed=0)
+        relevance[i, j] = modalities.relevance_score(accuracy, chance)
+        print(f"{input_name:6s} -> {task_name:7s}: accuracy {accuracy:.2f} (chance {chance:.2f}), "
+              f"relevance {relevance[i, j]:+.2f}")
+        mmcourse.record(f"relevance_{input_name}_{task_name}", relevance[i, j])
+assert relevance[0, 1] > relevance[1, 1] + 0.1, "speech should tell more about the speaker than the image does"
+assert relevance[1, 0] > 0.8 and abs(relevance[1, 1]) < 0.1
+
+fig = viz.heatmap(relevance, xlabels=list(av_tasks), ylabels=list(av_inputs), annotate=True,
+                  title="relevance of each input to each task")
+plt.show()
+
+# %% [markdown]
+# Both inputs are highly relevant to the digit; only speech is relevant to the speaker. The voice is
+# hard to recognise from a single word (nine synthetic voices that also vary in speed and pitch), but
+# clearly above chance, while the image stays at chance: relevance is a property of the pair
+# (modality, task), not of the modality alone. The lecture adds *context* dependence: in a noisy room
+# (section 5) the image becomes the more useful input for the digit, which notebook 05 exploits.
+#
+# ## 7 · Connections between modalities
+#
+# The lecture distinguishes two ways in which modalities share information: **association**
+# (they co-occur or correlate, with no direction) and **dependency** (one comes from, or comes
+# before, the other: a direction).
+#
+# ### 7.1 Association: correlation and co-occurrence
+#
+# **Math.** For continuous signals, the Pearson correlation $\rho_{ij}$ between channels $i$ and $j$
+# (section 3.1's formula, across time). For discrete symbols, the **mutual information**
+#
+# $$I(A; B) = H(A) + H(B) - H(A, B) ,$$
+#
+# the bits that knowing one saves about the other; it is symmetric, 0 for independent variables.
+#
+# First the EEG channels (`connections.correlation_matrix`, checked against `numpy.corrcoef`):
+
+# %%
+eeg_corr = connections.correlation_matrix(eeg)  # (C, C)
+assert np.allclose(eeg_corr.numpy(), np.corrcoef(eeg.T), atol=1e-9), "correlation_matrix should agree with numpy"
+off_diagonal = eeg_corr[~torch.eye(4, dtype=torch.bool)]
+mmcourse.record("association_eeg_max_abs_correlation", off_diagonal.abs().max())
+fig = viz.heatmap(eeg_corr, xlabels=eeg_channels, ylabels=eeg_channels, annotate=True,
+                  title="EEG: correlation between channels")
+plt.show()
+
+# %% [markdown]
+# Then across modalities. We group the images and the spoken digits of the audio-visual pairs
+# separately, with k-means into 10 clusters each, **without any labels**, and ask whether the image's
+# cluster and the speech's cluster co-occur. If the pairing is broken (the speech shuffled across
+# pairs), the association should vanish.
+
+# %%
+image_clusters = KMeans(10, n_init=4, random_state=0).fit_predict(av_inputs["image"].numpy())
+speech_z = (av_inputs["speech"] - av_inputs["speech"].mean(0)) / av_inputs["speech"].std(0)
+speech_clusters = KMeans(10, n_init=4, random_state=0).fit_predict(speech_z.numpy())
+mi_paired = connections.mutual_information(image_clusters, speech_clusters)
+mi_shuffled = connections.mutual_information(image_clusters, np.random.default_rng(0).permutation(speech_clusters))
+assert abs(mi_paired - mutual_info_score(image_clusters, speech_clusters) / math.log(2)) < 1e-9
+print(f"I(image cluster; speech cluster) = {mi_paired:.2f} bits paired, {mi_shuffled:.2f} bits with pairs shuffled "
+      f"(at most {math.log2(10):.2f})")
+mmcourse.record("association_mutual_information_bits", mi_paired)
+mmcourse.record("association_mutual_information_bits_shuffled", mi_shuffled)
+assert mi_paired > mi_shuffled + 0.3, "paired image and speech should share information"
+
+co_occurrence = torch.zeros(10, 10)
+for a, b in zip(image_clusters, speech_clusters):
+    co_occurrence[a, b] += 1
+fig = viz.heatmap(co_occurrence, xlabels=[f"s{k}" for k in range(10)], ylabels=[f"i{k}" for k in range(10)],
+                  title="co-occurrence of image and speech clusters")
+plt.show()
+
+# %% [markdown]
+# ### 7.2 Dependency in time: who leads?
+#
+# **Math.** The cross-correlation $r_{xy}(k) = \rho(x_t, y_{t+k})$ peaks at $k > 0$ when $y$ follows $x$
+# by $k$ steps. A sharper, directed test asks whether the *past* of $x$ helps to predict $y$ beyond
+# $y$'s own past (Granger causality). With $\sigma^2_{y\mid y}$ the error of a linear predictor of
+# $y_t$ from $y_{t-1..t-p}$, and $\sigma^2_{y \mid y, x}$ the error when $x_{t-1..t-p}$ is added,
+#
+# $$F_{x \to y} = \ln \frac{\sigma^2_{y \mid y}}{\sigma^2_{y \mid y, x}} \ \ge 0 ,$$
+#
+# and in general $F_{x\to y} \ne F_{y \to x}$: a direction. As a control, a copy of $x$ shifted by
+# 5 seconds should predict nothing.
+
+# %%
+x_eeg, y_eeg = eeg[:, 3], eeg[:, 0]  # PG9 and PG3
+lags, r_xy = connections.cross_correlation(x_eeg, y_eeg, max_lag=20)
+peak_lag = int(lags[r_xy.abs().argmax()])
+f_forward = connections.granger_causality(x_eeg, y_eeg, order=5)
+f_backward = connections.granger_causality(y_eeg, x_eeg, order=5)
+f_control = connections.granger_causality(np.roll(x_eeg, 400), y_eeg, order=5)
+print(f"cross-correlation peaks at lag {peak_lag} samples ({peak_lag / eeg_rate * 1000:+.1f} ms), "
+      f"r = {r_xy.abs().max():.2f}; at lag 0, r = {r_xy[lags == 0].item():.2f}")
+print(f"Granger: F(PG9 → PG3) = {f_forward:.3f}, F(PG3 → PG9) = {f_backward:.3f}, shifted control {f_control:.3f}")
+mmcourse.record("dependency_eeg_granger_forward", f_forward)
+mmcourse.record("dependency_eeg_granger_backward", f_backward)
+mmcourse.record("dependency_eeg_peak_lag_ms", peak_lag / eeg_rate * 1000)
+assert f_forward > 2 * f_backward and f_forward > 5 * f_control
+
+fig, ax = plt.subplots(figsize=(5, 2.6))
+ax.plot(lags / eeg_rate * 1000, r_xy, "o-", ms=3)
+ax.axvline(0, color="gray", lw=0.5)
+ax.set(xlabel="lag k (ms)", ylabel="ρ(PG9_t, PG3_t+k)", title="EEG cross-correlation")
+plt.show()
+
+# %% [markdown]
+# The correlation peaks at $k = +1$ sample: PG3 tends to follow PG9 by 12.5 ms, and the past of PG9
+# helps to predict PG3 more than the other way round. Both numbers are small: with 10 s of real EEG
+# this is a hint, not proof.
+#
+# ### 7.3 Dependency by construction: a caption made from an image
+#
+# In the lecture's example, the caption "a teacup on the right of a laptop" was written *from* the
+# image. When one modality is produced from another, knowing the source leaves little doubt about
+# the product, but not the other way round. The conditional entropy
+#
+# $$H(A \mid B) = H(A, B) - H(B)$$
+#
+# measures what is left unknown about $A$ once $B$ is known, and it is not symmetric. We make
+# "captions" with the image classifier (the caption of an image is the digit it sees) and describe the
+# image by its k-means cluster among 50 (what the image looks like).
+
+# %%
+image_looks = KMeans(50, n_init=2, random_state=0).fit_predict(X_digits.numpy())  # (N,) cluster per image
+captions = [words[int(k)] for k in image_classifier.predict(X_digits.numpy())]  # "seven", ...
+h_caption_given_image = connections.conditional_entropy(captions, image_looks)
+h_image_given_caption = connections.conditional_entropy(image_looks, captions)
+print(f"H(caption | image) = {h_caption_given_image:.2f} bits, H(image | caption) = {h_image_given_caption:.2f} bits, "
+      f"I = {connections.mutual_information(captions, image_looks):.2f} bits both ways")
+mmcourse.record("dependency_h_caption_given_image_bits", h_caption_given_image)
+mmcourse.record("dependency_h_image_given_caption_bits", h_image_given_caption)
+assert h_caption_given_image < 0.5 * h_image_given_caption
+
+# %% [markdown]
+# The image almost fixes its caption, while one caption fits many kinds of image: mutual information
+# (association) is the same in both directions, but the conditional entropies are not. An asymmetry
+# like this is what a dependency looks like in the data; whether it is *causal* is a claim about how
+# the data was made (here we know: the classifier reads the image), and in general needs an
+# intervention (change the image and watch the caption change) to establish.
+#
+# ## Take-aways
+#
+# - A **modality** is a way of perceiving or expressing a phenomenon; each one has its own
+#   elements, and the six characteristics of the lecture can each be measured.
+# - **Elements** are discrete (words, 17 ink levels) or continuous (EEG), at very different
+#   granularities: 64 numbers per digit, ~10⁶ per photo, 8,000 per second of speech.
+# - **Distributions** are far from uniform: half the digit pixels are blank; word counts follow Zipf's
+#   law with a slope near −1.
+# - **Structure** shows up as the difference from a shuffled copy: neighbouring pixels correlate, speech
+#   correlates with itself over milliseconds, digits live in a few principal directions, and the
+#   previous word saves about a bit on the next.
+# - **Information**: $H(X) = -\sum p \log_2 p$ bits; compression measures redundancy including order,
+#   and text is far more redundant than raw speech at the byte level.
+# - **Noise** (additive at an SNR: $a = \sqrt{P_x / (P_n 10^{\text{SNR}/10})}$, occlusion, ambiguity)
+#   lowers accuracy and raises prediction entropy.
+# - **Relevance** belongs to a (modality, task) pair: speech tells the voice, an image does not.
+# - **Association** is symmetric (correlation, $I(A;B)$); **dependency** has a direction (lead/lag,
+#   Granger, $H(A \mid B) \ne H(B \mid A)$).
+#
+# ## Further reading
+#
+# - C. E. Shannon, "A Mathematical Theory of Communication", *Bell System Technical Journal*, 1948.
+# - T. M. Cover and J. A. Thomas, *Elements of Information Theory*, 2nd ed., Wiley 2006, chapters 2 and 5.
+# - P. P. Liang, A. Zadeh and L.-P. Morency, "Foundations and Trends in Multimodal Machine Learning:
+#   Principles, Challenges, and Open Questions", *ACM Computing Surveys*, 2024 (the source of the
+#   lecture's table of characteristics and connections).
+# - S. T. Piantadosi, "Zipf's word frequency law in natural language: a critical review and future
+#   directions", *Psychonomic Bulletin & Review*, 2014.
+# - C. W. J. Granger, "Investigating Causal Relations by Econometric Models and Cross-spectral
+#   Methods", *Econometrica*, 1969.
