@@ -107,6 +107,7 @@ viz.show_images(images[:16], titles=[f"label {int(y)}" for y in labels[:16]], nc
 # the cheapest debugging tool there is.
 
 # %%
+# NBVAL_CHECK_OUTPUT
 try:
     check_shape(images, (1797, 64), "images")
 except ValueError as err:
@@ -118,12 +119,15 @@ except ValueError as err:
 # y-axis, loudness as colour). Press ▶ to listen.
 
 # %%
+# NBVAL_CHECK_OUTPUT
 speech = data.load_spoken_digits()
 first_seven = int((speech.labels == 7).nonzero()[0, 0])
 wave = speech.waveforms[first_seven]
 print(f"{len(speech)} utterances, sample rate {speech.sample_rate} Hz; "
       f"this one says {int(speech.labels[first_seven])} in the voice {speech.speakers[first_seven]!r} "
       f"and lasts {len(wave) / speech.sample_rate:.2f} s")
+
+# %%
 viz.show_waveform_and_spectrogram(wave, speech.sample_rate, title="a spoken 'seven'")
 plt.show()
 viz.audio_player(wave, speech.sample_rate)

@@ -25,6 +25,23 @@ from nbtools import ROOT, read_source, sources  # noqa: E402
 DIST = ROOT / "dist"
 
 
+def with_checked_outputs(student: nbformat.NotebookNode, instructor: Path) -> nbformat.NotebookNode:
+    """Give each ``# NBVAL_CHECK_OUTPUT`` cell of the student version the instructor's outputs,
+    so that nbval checks the student version's key numbers against the same reference."""
+    if not instructor.exists():
+        return student
+    reference = {c.source: c for c in nbformat.read(instructor, 4).cells
+                 if c.cell_type == "code" and c.source.startswith("# NBVAL_CHECK_OUTPUT")}
+    for cell in student.cells:
+        if cell.cell_type == "code" and cell.source.startswith("# NBVAL_CHECK_OUTPUT"):
+            if cell.source not in reference:
+                raise SystemExit(f"a checked cell of the student version is not in {instructor.name}: "
+                                 f"run make notebooks first\n{cell.source[:200]}")
+            cell.outputs = reference[cell.source].outputs
+            cell.execution_count = reference[cell.source].execution_count
+    return student
+
+
 def assign(src: Path) -> tuple[Path, Path]:
     """Run ``otter assign`` on one notebook source; return the student notebook and the archive."""
     name = src.stem
@@ -43,7 +60,8 @@ def assign(src: Path) -> tuple[Path, Path]:
         archive = DIST / "autograder" / f"{name}-autograder.zip"
         for folder in (student.parent, archive.parent):
             folder.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(out / "student" / f"{name}.ipynb", student)
+        nbformat.write(with_checked_outputs(nbformat.read(out / "student" / f"{name}.ipynb", 4),
+                                           src.with_suffix(".ipynb")), student)
         shutil.copyfile(archives[0], archive)
     return student, archive
 
