@@ -95,7 +95,8 @@ def not_the_mistake(actual, mistake, what: str, message: str, atol: float = 1e-6
 
 
 def student_or_reference(student_fn: Callable, reference_fn: Callable, probe: tuple, name: str,
-                         check: Callable | None = None, atol: float = 1e-5) -> Callable:
+                         check: Callable | None = None, atol: float = 1e-5,
+                         reference_name: str | None = None) -> Callable:
     """Return ``student_fn`` if it runs on ``probe`` and agrees with ``reference_fn``; else
     ``reference_fn``, after printing one line that says so.
 
@@ -126,6 +127,7 @@ def student_or_reference(student_fn: Callable, reference_fn: Callable, probe: tu
     if problem is None:
         print(f"Using your `{name}`: it agrees with the reference.")
         return student_fn
-    module = getattr(reference_fn, "__module__", "mmcourse")
-    print(f"Your `{name}` {problem}; the cells below use {module}.{reference_fn.__name__} instead.")
+    if reference_name is None:
+        reference_name = f"{getattr(reference_fn, '__module__', 'mmcourse')}.{reference_fn.__name__}"
+    print(f"Your `{name}` {problem}; the cells below use {reference_name} instead.")
     return reference_fn

@@ -709,13 +709,13 @@ test_add_noise_against_mmcourse_and_measured_snr(add_noise)
 
 # %%
 def reference_add_noise(waveform, noise_, snr_db):
-    """The course's version, mmcourse.noise.add_noise_at_snr, with the noise given."""
+    """mmcourse.noise.add_noise_at_snr with the exercise's argument order."""
     return noise.add_noise_at_snr(waveform, snr_db, noise=noise_)
 
 
 _probe_noise = torch.randn(speech.waveforms[0].shape, generator=torch.Generator().manual_seed(7))
 add_noise_fn = student_or_reference(add_noise, reference_add_noise, (speech.waveforms[0], _probe_noise, 6.0),
-                                    "add_noise")
+                                    "add_noise", reference_name="mmcourse.noise.add_noise_at_snr")
 
 # %% [markdown]
 # **Check against references** (`torchaudio.functional.add_noise` and `mmcourse.noise`), and that

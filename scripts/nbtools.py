@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 RESULTS = ROOT / "results"
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
-CELL_TIMEOUT = 600  # seconds; the quality bar is 60 s per notebook, this only stops a hang
+CELL_TIMEOUT = 300  # seconds per cell; the bar is 60 s per notebook, this only stops a hang
 
 
 def sources() -> list[Path]:

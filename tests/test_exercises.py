@@ -72,3 +72,8 @@ def test_student_or_reference_rejects_bad_arguments():
         student_or_reference(abs, abs, [1.0], "abs")
     with pytest.raises(ValueError, match="reference_fn"):
         student_or_reference(abs, None, (1.0,), "abs")
+
+
+def test_student_or_reference_can_name_the_function_an_adapter_wraps(capsys):
+    student_or_reference(None, lambda x: x, (1.0,), "add_noise", reference_name="mmcourse.noise.add_noise_at_snr")
+    assert "use mmcourse.noise.add_noise_at_snr instead" in capsys.readouterr().out
