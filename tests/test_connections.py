@@ -90,3 +90,9 @@ def test_granger_causality_points_from_driver_to_follower():
 def test_granger_causality_rejects_too_high_an_order():
     with pytest.raises(ValueError, match="order"):
         C.granger_causality(torch.randn(20), torch.randn(20), order=10)
+
+
+def test_joint_labels_pairs_the_two_label_sequences_in_order():
+    from mmcourse.connections import joint_labels
+
+    assert joint_labels([1, 2, 2], ["a", "b", "b"]) == [(1, "a"), (2, "b"), (2, "b")]

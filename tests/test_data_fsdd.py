@@ -162,3 +162,11 @@ def test_bad_flags_are_rejected_by_name(kwargs, name):
 def test_download_url_must_be_a_url():
     with pytest.raises(ValueError, match="url"):
         fsdd.download_fsdd(url="ftp://example.org/fsdd.tar.gz")
+
+
+def test_manifest_path_points_at_the_committed_manifest():
+    from mmcourse.data.fsdd import manifest_path
+
+    path = manifest_path()
+    assert path.name == "fsdd-v1.0.10-sha256.csv" and path.exists()
+    assert path.read_text().splitlines()[0] == "file,sha256"

@@ -6,71 +6,18 @@ runs it first).
 """
 import csv
 import hashlib
-import json
 import subprocess
 import sys
 from pathlib import Path
 
-import nbformat
 import pytest
 
 import nbtools
+from demo_submissions import NOTEBOOK, make_submissions
 
-DIST = nbtools.ROOT / "dist"
 GRADE = nbtools.ROOT / "scripts" / "grade.py"
-NOTEBOOK = "00_welcome"
 QUESTION = "q00_accuracy"
 POINTS = 2.0
-
-
-def _student_version() -> nbformat.NotebookNode:
-    path = DIST / "student" / f"{NOTEBOOK}.ipynb"
-    if not path.exists():
-        pytest.fail("dist/student is missing: `make test` runs `make student` first")
-    return nbformat.read(path, 4)
-
-
-def _with_code_cell_after_setup(nb, source: str) -> nbformat.NotebookNode:
-    nb = nbformat.from_dict(json.loads(json.dumps(nb)))
-    first_code = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
-    nb.cells.insert(first_code + 1, nbformat.v4.new_code_cell(source))
-    return nb
-
-
-def _answer_cell(nb) -> int:
-    return next(i for i, c in enumerate(nb.cells) if c.cell_type == "code" and "def accuracy_of" in c.source)
-
-
-def make_submissions(folder: Path) -> None:
-    """One student of each kind the grader must handle."""
-    student = _student_version()
-
-    def put(who: str, nb=None, raw: bytes | None = None):
-        (folder / who).mkdir(parents=True)
-        target = folder / who / f"{NOTEBOOK}.ipynb"
-        target.write_bytes(raw if raw is not None else nbformat.writes(nb).encode())
-
-    # the instructor's solution, as committed: full marks
-    put("ada", raw=(nbtools.NOTEBOOKS / f"{NOTEBOOK}.ipynb").read_bytes())
-    # the untouched student version: zero, no crash
-    put("ben", student)
-    # loops forever before the exercise: stopped by the time-out, graded zero, batch goes on
-    put("cleo", _with_code_cell_after_setup(student, "while True:\n    pass"))
-    # raises on import
-    put("dan", _with_code_cell_after_setup(student, "import a_module_that_does_not_exist"))
-    # not notebook JSON at all
-    put("eve", raw=b'{"cells": [ this is not json')
-    # a wrong answer, with its check cell deleted, grader.check replaced and the visible test in the
-    # notebook's metadata rewritten to pass: the archive's tests still give zero
-    cheat = nbformat.from_dict(json.loads(json.dumps(student)))
-    cheat.cells[_answer_cell(cheat)].source = (
-        "def accuracy_of(logits, labels):\n    return (logits.argmax(1) == labels).sum().item()")
-    cheat.cells = [c for c in cheat.cells if "grader.check(" not in c.source]
-    cheat.cells.insert(1, nbformat.v4.new_code_cell("grader.check = lambda *args, **kwargs: print('all passed')"))
-    tests = cheat.metadata.get("otter", {}).get("tests", {})
-    for name in tests:
-        tests[name] = tests[name].replace("close(got, 0.5", "close(0.5, 0.5")
-    put("fay", cheat)
 
 
 def _digest(folder: Path) -> dict[str, str]:
@@ -143,7 +90,7 @@ def test_no_submission_file_is_changed_moved_or_deleted(graded):
 
 def test_every_student_version_hides_solutions_and_hidden_tests():
     for src in nbtools.sources():
-        student = (DIST / "student" / f"{src.stem}.ipynb").read_text()
+        student = (nbtools.ROOT / "dist" / "student" / f"{src.stem}.ipynb").read_text()
         assert "BEGIN SOLUTION" not in student and "# HIDDEN" not in student, src.stem
         assert "grader.check(" in student and 'otter.Notebook(' in student, src.stem
-        assert (DIST / "autograder" / f"{src.stem}-autograder.zip").exists(), src.stem
+        assert (nbtools.ROOT / "dist" / "autograder" / f"{src.stem}-autograder.zip").exists(), src.stem

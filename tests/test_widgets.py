@@ -40,3 +40,14 @@ def test_explore_rejects_bad_draw_functions_and_controls():
         explore(lambda: None)
     with pytest.raises(ValueError, match="control 'a'"):
         explore(lambda a: None, a=object())
+
+
+def test_show_displays_each_item_and_closes_figures(monkeypatch):
+    import mmcourse.widgets as widgets
+
+    shown = []
+    monkeypatch.setattr(widgets, "display", shown.append)
+    fig = plt.figure()
+    widgets.show((fig, None, "an audio player"))
+    assert shown == [fig, "an audio player"]
+    assert not plt.fignum_exists(fig.number), "a shown figure is closed so it is not drawn twice"
