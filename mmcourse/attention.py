@@ -52,11 +52,16 @@ def _positive_int(n, name: str) -> int:
     return n
 
 
-def _check_mask(mask, shape: tuple, name: str = "mask") -> torch.Tensor:
-    """``mask`` must be boolean and broadcast to ``shape``, and allow at least one key in every row."""
+def _bool_mask(mask, name: str = "mask") -> torch.Tensor:
     if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
         got = f"a {mask.dtype} tensor" if isinstance(mask, torch.Tensor) else type(mask).__name__
         raise ValueError(f"{name} must be a boolean tensor (True = may attend), got {got}")
+    return mask
+
+
+def _check_mask(mask, shape: tuple, name: str = "mask") -> torch.Tensor:
+    """``mask`` must be boolean and broadcast to ``shape``, and allow at least one key in every row."""
+    _bool_mask(mask, name)
     try:
         fits = torch.broadcast_shapes(mask.shape, shape) == torch.Size(shape)
     except RuntimeError:
@@ -120,6 +125,14 @@ def _check_query_key(query, key) -> None:
                          f"q·k needs equal sizes")
 
 
+def _check_score_inputs(query, key, query_dim: int, key_dim: int) -> None:
+    _float(query, "query", min_ndim=2)
+    _float(key, "key", min_ndim=2)
+    if (query.shape[-1], key.shape[-1]) != (query_dim, key_dim):
+        raise ValueError(f"query and key have last dimensions {query.shape[-1]} and {key.shape[-1]} but this "
+                         f"score was built for {query_dim} and {key_dim}")
+
+
 def dot_score(query: torch.Tensor, key: torch.Tensor) -> torch.Tensor:
     """Luong's *dot* score ``e_ij = q_iᵀ k_j`` for ``(..., Lq, D)`` and ``(..., Lk, D)``: ``(..., Lq, Lk)``.
 
@@ -151,11 +164,7 @@ class GeneralScore(nn.Module):
         nn.init.xavier_uniform_(self.W)
 
     def forward(self, query: torch.Tensor, key: torch.Tensor) -> torch.Tensor:
-        _float(query, "query", min_ndim=2)
-        _float(key, "key", min_ndim=2)
-        if query.shape[-1] != self.W.shape[0] or key.shape[-1] != self.W.shape[1]:
-            raise ValueError(f"query and key have last dimensions {query.shape[-1]} and {key.shape[-1]} but W "
-                             f"has shape {tuple(self.W.shape)}: qᵀ W k needs (Dq, Dk)")
+        _check_score_inputs(query, key, *self.W.shape)
         # e_ij = q_iᵀ W k_j
         return query @ self.W @ key.transpose(-2, -1)  # (..., Lq, Lk)
 
@@ -175,11 +184,7 @@ class AdditiveScore(nn.Module):
         self.v = nn.Parameter(torch.randn(A) / math.sqrt(A))
 
     def forward(self, query: torch.Tensor, key: torch.Tensor) -> torch.Tensor:
-        _float(query, "query", min_ndim=2)
-        _float(key, "key", min_ndim=2)
-        if query.shape[-1] != self.W1.in_features or key.shape[-1] != self.W2.in_features:
-            raise ValueError(f"query and key have last dimensions {query.shape[-1]} and {key.shape[-1]} but the "
-                             f"score was built for {self.W1.in_features} and {self.W2.in_features}")
+        _check_score_inputs(query, key, self.W1.in_features, self.W2.in_features)
         # W₁ q_i and W₂ k_j, laid out so that they broadcast over every pair (i, j)
         wq = self.W1(query).unsqueeze(-2)  # (..., Lq, 1, A)
         wk = self.W2(key).unsqueeze(-3)  # (..., 1, Lk, A)
@@ -199,7 +204,8 @@ def attention_pooling(h: torch.Tensor, W: torch.Tensor, q: torch.Tensor, mask: t
     W = _float(W, "W", ndim=2)
     q = _float(q, "q", ndim=1)
     if W.shape[1] != Dh:
-        raise ValueError(f"W has shape {tuple(W.shape)} but h has last dimension {Dh}: W h_t needs W of shape (Du, {Dh})")
+        raise ValueError(f"W has shape {tuple(W.shape)} but h has last dimension {Dh}: "
+                         f"W h_t needs W of shape (Du, {Dh})")
     if q.shape[0] != W.shape[0]:
         raise ValueError(f"q has size {q.shape[0]} but W has {W.shape[0]} rows: qᵀ u_t needs equal sizes")
     if mask is not None and (not isinstance(mask, torch.Tensor) or mask.shape != (B, T)):
@@ -254,6 +260,8 @@ def scaled_dot_product_attention(query, key, value, mask=None, *, is_causal: boo
     except RuntimeError:
         raise ValueError(f"query, key and value have batch shapes {tuple(query.shape[:-2])}, {tuple(key.shape[:-2])} "
                          f"and {tuple(value.shape[:-2])}, which do not broadcast together") from None
+    if mask is not None:
+        _bool_mask(mask)
     if is_causal:
         causal = causal_mask(Lq, Lk, device=query.device)  # (Lq, Lk)
         mask = causal if mask is None else mask & causal
@@ -283,7 +291,8 @@ def split_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
     H = _positive_int(num_heads, "num_heads")
     B, L, C = x.shape
     if C % H:
-        raise ValueError(f"x has last dimension {C}, which num_heads={H} does not divide: every head needs C/H features")
+        raise ValueError(f"x has last dimension {C}, which num_heads={H} does not divide: "
+                         f"every head needs C/H features")
     # (B, L, C) -> (B, L, H, D) -> (B, H, L, D)
     return x.view(B, L, H, C // H).transpose(1, 2)
 
@@ -327,16 +336,16 @@ class MultiHeadAttention(nn.Module):
     def _mask(self, mask, key_padding_mask, B: int, Lk: int):
         """Both masks as one boolean mask that broadcasts to ``(B, H, Lq, Lk)`` (or ``None``)."""
         if mask is not None:
-            if not isinstance(mask, torch.Tensor) or mask.ndim not in (2, 3, 4):
-                raise ValueError(f"mask must be a boolean tensor (Lq, Lk), (B, Lq, Lk), (B, 1, Lq, Lk) or "
-                                 f"(B, H, Lq, Lk), got {getattr(mask, 'shape', type(mask).__name__)}")
+            if _bool_mask(mask).ndim not in (2, 3, 4):
+                raise ValueError(f"mask must have shape (Lq, Lk), (B, Lq, Lk), (B, 1, Lq, Lk) or (B, H, Lq, Lk), "
+                                 f"got {tuple(mask.shape)}")
             if mask.ndim == 3:
                 mask = mask.unsqueeze(1)  # (B, 1, Lq, Lk)
         if key_padding_mask is not None:
             if not isinstance(key_padding_mask, torch.Tensor) or key_padding_mask.dtype != torch.bool \
                     or key_padding_mask.shape != (B, Lk):
                 raise ValueError(f"key_padding_mask must be a boolean tensor of shape (B, Lk) = {(B, Lk)}, True at "
-                                 f"real keys, got {getattr(key_padding_mask, 'shape', type(key_padding_mask).__name__)}")
+                                 f"real keys, got {getattr(key_padding_mask, 'shape', key_padding_mask)}")
             keep = key_padding_mask[:, None, None, :]  # (B, 1, 1, Lk)
             mask = keep if mask is None else mask & keep
         return mask
