@@ -31,6 +31,9 @@ def show(result) -> None:
             plt.close(item)
 
 
+_LABEL = {"description_width": "initial"}  # show the whole name of each control, never "temperat…"
+
+
 def _control(name: str, spec):
     """A widget from a spec: a widget as is, (min, max, step) → slider, a list → dropdown."""
     if isinstance(spec, W.ValueWidget):
@@ -39,11 +42,11 @@ def _control(name: str, spec):
         lo, hi, step = spec[:3]
         value = spec[3] if len(spec) == 4 else lo
         cls = W.IntSlider if all(isinstance(v, int) for v in spec) else W.FloatSlider
-        return cls(min=lo, max=hi, step=step, value=value, description=name, continuous_update=False)
+        return cls(min=lo, max=hi, step=step, value=value, description=name, continuous_update=False, style=_LABEL)
     if isinstance(spec, (list, dict)) and len(spec) > 0:
-        return W.Dropdown(options=spec, description=name)
+        return W.Dropdown(options=spec, description=name, style=_LABEL)
     if isinstance(spec, bool):
-        return W.Checkbox(value=spec, description=name)
+        return W.Checkbox(value=spec, description=name, style=_LABEL)
     raise ValueError(
         f"control {name!r} must be an ipywidgets widget, a (min, max, step[, value]) tuple or a "
         f"non-empty list of options, got {spec!r}"

@@ -1,0 +1,13 @@
+"""The controls each notebook's widgets must show in JupyterLab (issue 10, point 5).
+
+The browser tests check every widget of every notebook, whether it is listed here or not: each one
+renders, and changing each of its controls changes its output. This table adds what a notebook
+promises: the descriptions of its controls, so that a widget that silently disappears (or turns
+into a static picture) fails the tests. A notebook issue adds its notebook here.
+"""
+
+EXPECTED_CONTROLS: dict[str, set[str]] = {
+    "00_welcome": {"digit", "show"},
+    "01_modalities": {"snr_db", "fraction"},
+    "03_attention": {"query", "temperature"},
+}
