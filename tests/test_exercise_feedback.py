@@ -149,3 +149,190 @@ def test_q01_exercises_name_each_known_mistake(question, answer, diagnosis):
 def test_q01_exercises_say_an_unfinished_answer_is_unfinished(question):
     (name,) = CORRECT[question]
     assert all("Replace the `...`" in feedback(t, **{name: lambda *args: None}) for t in Q01[question].values())
+
+
+# ---- notebook 03 -----------------------------------------------------------------------------
+# Each diagnosis of the attention exercises is triggered by the wrong answer it names.
+from mmcourse import attention as A  # noqa: E402
+
+Q03 = {q: exercise_tests("03_attention", q) for q in ("q03_attention_steps", "q03_masked_attention", "q03_heads")}
+
+
+def _steps(score_softmax, average_u=False):
+    """attention_steps(h, W, q, mask) built from a wrong step 4 (``score_softmax(e, mask)``) or step 5."""
+    def attention_steps(h, W, q, mask=None):
+        u = torch.tanh(h @ W.T)
+        a = score_softmax(u @ q, mask)
+        return (a.unsqueeze(-1) * (u if average_u else h)).sum(1), a
+    return attention_steps
+
+
+def _masked_softmax(e, mask, dim=1):
+    return (e if mask is None else e.masked_fill(~mask, float("-inf"))).softmax(dim)
+
+
+def _sdpa(scale, mask_fn=lambda scores, mask: scores.masked_fill(~mask, float("-inf")).softmax(-1)):
+    """masked_attention(query, key, value, mask) with a given scale of the scores and a given masking."""
+    def masked_attention(query, key, value, mask=None):
+        scores = query @ key.transpose(-2, -1) * scale(query.shape[-1])
+        weights = scores.softmax(-1) if mask is None else mask_fn(scores, mask)
+        return weights @ value, weights
+    return masked_attention
+
+
+_RIGHT_SCALE = lambda d: d ** -0.5  # noqa: E731
+
+
+def _split_no_transpose(x, num_heads):
+    B, L, C = x.shape
+    return x.reshape(B, num_heads, L, C // num_heads)
+
+
+def _split_interleaved(x, num_heads):
+    B, L, C = x.shape
+    return x.reshape(B, L, C // num_heads, num_heads).permute(0, 3, 1, 2)
+
+
+def _merge_no_transpose(x):
+    B, H, L, D = x.shape
+    return x.reshape(B, L, H * D)
+
+
+def _merge_with_view(x):
+    B, H, L, D = x.shape
+    return x.transpose(1, 2).view(B, L, H * D)
+
+
+CORRECT_03 = {
+    "q03_attention_steps": {"attention_steps": A.attention_pooling},
+    "q03_masked_attention": {"masked_attention": A.scaled_dot_product_attention},
+    "q03_heads": {"split_heads": A.split_heads, "merge_heads": A.merge_heads},
+}
+MISTAKES_03 = [
+    ("q03_attention_steps", {"attention_steps": _steps(_masked_softmax, average_u=True)}, "not the transformed u_t"),
+    ("q03_attention_steps", {"attention_steps": _steps(lambda e, m: _masked_softmax(e, m, dim=0))},
+     "softmax over the batch"),
+    ("q03_attention_steps", {"attention_steps": _steps(lambda e, m: e.softmax(1) * m)}, "after the softmax"),
+    ("q03_attention_steps", {"attention_steps": _steps(lambda e, m: e.softmax(1))}, "padded frames still get weight"),
+    ("q03_attention_steps", {"attention_steps": _steps(lambda e, m: e.masked_fill(~m, 0.0))},  # no softmax
+     "sum over t of the weights"),
+    ("q03_masked_attention", {"masked_attention": _sdpa(lambda d: 1.0)},
+     "your weights are what you get without dividing by √d_k"),
+    ("q03_masked_attention", {"masked_attention": _sdpa(lambda d: 1 / d)}, "you divided the scores by d_k"),
+    ("q03_masked_attention", {"masked_attention": _sdpa(
+        _RIGHT_SCALE, lambda s, m: s.masked_fill(m, float("-inf")).softmax(-1))}, "the mask is inverted"),
+    ("q03_masked_attention", {"masked_attention": _sdpa(_RIGHT_SCALE, lambda s, m: s.softmax(-1) * m)},
+     "after the softmax"),
+    ("q03_masked_attention", {"masked_attention": _sdpa(_RIGHT_SCALE, lambda s, m: s.softmax(-1))},
+     "masked positions still get weight"),
+    ("q03_heads", {"split_heads": _split_no_transpose, "merge_heads": A.merge_heads}, "without a transpose"),
+    ("q03_heads", {"split_heads": _split_interleaved, "merge_heads": A.merge_heads}, "every H-th feature"),
+    ("q03_heads", {"split_heads": A.split_heads, "merge_heads": _merge_no_transpose}, "without a transpose"),
+    ("q03_heads", {"split_heads": A.split_heads, "merge_heads": _merge_with_view}, "use .reshape"),
+]
+
+
+@pytest.mark.parametrize("question", list(CORRECT_03))
+def test_q03_exercises_pass_a_correct_answer(question):
+    assert all(feedback(t, **CORRECT_03[question]) == "" for t in Q03[question].values())
+
+
+@pytest.mark.parametrize("question, answer, diagnosis", MISTAKES_03, ids=[f"{m[0]}: {m[2]}" for m in MISTAKES_03])
+def test_q03_exercises_name_each_known_mistake(question, answer, diagnosis):
+    visible = next(iter(Q03[question].values()))  # the first test cell of each question is the visible one
+    message = feedback(visible, **answer)
+    assert diagnosis in message, f"the visible test of {question} should say {diagnosis!r}, it says {message!r}"
+
+
+@pytest.mark.parametrize("question", list(CORRECT_03))
+def test_q03_exercises_say_an_unfinished_answer_is_unfinished(question):
+    unfinished = {name: (lambda *args: None) for name in CORRECT_03[question]}
+    assert all("Replace the `...`" in feedback(t, **unfinished) for t in Q03[question].values())
+
+
+# ---- notebook 02 -----------------------------------------------------------------------------
+# Greedy decoding and the VQA fusion head: each wrong answer below is a mistake a student makes,
+# and the visible test must name it.
+from mmcourse import pipelines as P  # noqa: E402
+
+Q02 = {q: exercise_tests("02_pipelines", q) for q in ("q02_greedy_decode", "q02_vqa_fusion")}
+
+
+def _greedy(feed_back=True, stop_at_eos=True, keep_state=True, with_bos=False):
+    """greedy_decode with one of its known mistakes switched on."""
+    def greedy_decode(step, h, bos_id, eos_id, pad_id, max_len):
+        B = h.shape[0]
+        h0 = h
+        tokens = torch.full((B,), bos_id, dtype=torch.long)
+        out = torch.full((B, max_len), pad_id, dtype=torch.long)
+        done = torch.zeros(B, dtype=torch.bool)
+        for t in range(max_len):
+            scores, new_h = step(tokens if feed_back or t == 0 else torch.full((B,), bos_id), h0 if not keep_state else h)
+            h = new_h
+            predicted = scores.argmax(-1)
+            out[:, t] = predicted if not stop_at_eos else torch.where(done, torch.full_like(predicted, pad_id), predicted)
+            done = done | (predicted == eos_id)
+            tokens = predicted
+        if with_bos:
+            out = torch.cat([torch.full((B, 1), bos_id), out[:, :-1]], dim=1)
+        return out
+    return greedy_decode
+
+
+def _fusion_no_relu(v, q, W, b, U, c):
+    return (torch.cat([v, q], 1) @ W.T + b) @ U.T + c
+
+
+def _fusion_q_first(v, q, W, b, U, c):
+    return torch.relu(torch.cat([q, v], 1) @ W.T + b) @ U.T + c
+
+
+def _fusion_dim0(v, q, W, b, U, c):
+    return torch.relu(torch.cat([v, q], 0) @ W.T + b) @ U.T + c
+
+
+def _fusion_image_only(v, q, W, b, U, c):
+    return torch.relu(v @ W[:, :v.shape[1]].T + b) @ U.T + c
+
+
+def _fusion_question_only(v, q, W, b, U, c):
+    return torch.relu(q @ W[:, v.shape[1]:].T + b) @ U.T + c
+
+
+CORRECT_02 = {"q02_greedy_decode": {"greedy_decode": P.greedy_decode},
+              "q02_vqa_fusion": {"fusion_head": P.fusion_logits}}
+MISTAKES_02 = [
+    ("q02_greedy_decode", {"greedy_decode": _greedy(stop_at_eos=False)}, "kept decoding after <eos>"),
+    ("q02_greedy_decode", {"greedy_decode": _greedy(feed_back=False)}, "fed <bos> at every step"),
+    ("q02_greedy_decode", {"greedy_decode": _greedy(keep_state=False)}, "passed the start state to every step"),
+    ("q02_greedy_decode", {"greedy_decode": _greedy(with_bos=True)}, "starts with <bos>"),
+    ("q02_vqa_fusion", {"fusion_head": _fusion_no_relu}, "forgot the ReLU"),
+    ("q02_vqa_fusion", {"fusion_head": _fusion_q_first}, "concatenated [q ; v]"),
+    ("q02_vqa_fusion", {"fusion_head": _fusion_dim0}, "concatenated along dim 0"),
+    ("q02_vqa_fusion", {"fusion_head": _fusion_image_only}, "ignores q"),
+    ("q02_vqa_fusion", {"fusion_head": _fusion_question_only}, "ignores v"),
+]
+
+
+@pytest.mark.parametrize("question", list(CORRECT_02))
+def test_q02_exercises_pass_a_correct_answer(question):
+    assert all(feedback(t, **CORRECT_02[question]) == "" for t in Q02[question].values())
+
+
+@pytest.mark.parametrize("question, answer, diagnosis", MISTAKES_02, ids=[m[2] for m in MISTAKES_02])
+def test_q02_exercises_name_each_known_mistake(question, answer, diagnosis):
+    visible = next(iter(Q02[question].values()))
+    message = feedback(visible, **answer)
+    assert diagnosis in message, f"the visible test of {question} should say {diagnosis!r}, it says {message!r}"
+
+
+@pytest.mark.parametrize("question", list(CORRECT_02))
+def test_q02_exercises_say_an_unfinished_answer_is_unfinished(question):
+    (name,) = CORRECT_02[question]
+    visible = next(iter(Q02[question].values()))
+    assert "Replace the `...`" in feedback(visible, **{name: lambda *args: None})
+
+
+def test_q02_hidden_tests_catch_a_decoder_that_never_stops():
+    hidden = Q02["q02_greedy_decode"]["test_greedy_decode_on_a_random_recurrent_decoder"]
+    assert feedback(hidden, greedy_decode=_greedy(stop_at_eos=False)) != ""

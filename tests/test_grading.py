@@ -32,7 +32,7 @@ def graded(tmp_path_factory):
     before = _digest(folder)
     mtimes = {p: p.stat().st_mtime_ns for p in folder.rglob("*")}
     out = tmp_path_factory.mktemp("grades") / "gradebook.csv"
-    run = subprocess.run([sys.executable, str(GRADE), str(folder), "--timeout", "75", "--jobs", "2",
+    run = subprocess.run([sys.executable, str(GRADE), str(folder), "--timeout", "150", "--jobs", "2",
                           "--out", str(out)], capture_output=True, text=True, timeout=1200)
     assert run.returncode == 0, run.stdout + run.stderr
     with open(out, newline="") as f:

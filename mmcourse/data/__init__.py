@@ -7,6 +7,9 @@
 - ``avdigits``: audio-visual pairs of a digit image and a spoken digit of the same label, with
   noise and missing modalities;
 - ``text``: the docstrings of Python's standard library, read at run time.
+- ``scenes``: a procedural world of coloured shapes on a grid, with captions, questions and answers,
+  and splits that hold out colour–shape pairs (notebook 02);
+- ``vocab``: a ``Vocabulary`` of words ↔ ids with ``<pad>``, ``<bos>``, ``<eos>``, ``<unk>`` (notebook 02).
 
 Nothing here uses the network, except ``load_fsdd(download=True)`` when asked. Provenance and
 licences: ``data/README.md``. Defined in notebook 01 (modalities).
@@ -25,4 +28,14 @@ __all__ = [
     "load_fsdd", "download_fsdd", "FSDDDownloadError",
     "AVDigitsConfig", "AVDigits", "make_av_digits", "TEST_VOICES",
     "load_corpus", "tokenize",
+]
+from mmcourse.data.scenes import (COLOURS, KINDS, QA, RELATIONS, SHAPES, Scene, SceneConfig, SceneSet, Shape, VQASet,
+                                  answers, caption, describe, make_scenes, make_vqa, questions, relation_holds, render,
+                                  scene_vocabulary)
+from mmcourse.data.vocab import SPECIALS, Vocabulary, pad_batch
+
+__all__ += [
+    "COLOURS", "SHAPES", "RELATIONS", "KINDS", "Shape", "Scene", "SceneConfig", "SceneSet", "QA", "VQASet",
+    "render", "caption", "describe", "questions", "answers", "make_scenes", "make_vqa", "scene_vocabulary",
+    "relation_holds", "Vocabulary", "pad_batch", "SPECIALS",
 ]

@@ -9,5 +9,6 @@ into a static picture) fails the tests. A notebook issue adds its notebook here.
 EXPECTED_CONTROLS: dict[str, set[str]] = {
     "00_welcome": {"digit", "show"},
     "01_modalities": {"snr_db", "fraction"},
+    "02_pipelines": {"index", "question", "colour_1", "shape_1", "cell_1", "colour_2", "shape_2", "cell_2"},
     "03_attention": {"query", "temperature"},
 }
