@@ -76,4 +76,5 @@ def explore(draw: Callable, **controls) -> W.VBox:
     for w in widgets.values():
         w.observe(redraw, names="value")
     redraw()
-    return W.VBox([W.HBox(list(widgets.values())), out])
+    controls = W.HBox(list(widgets.values()), layout=W.Layout(flex_flow="row wrap"))  # wrap, never clip
+    return W.VBox([controls, out])
