@@ -3,49 +3,12 @@
 The test functions are taken from the notebook sources exactly as otter takes them, and called with
 wrong implementations, as a student's notebook would call them.
 """
-import ast
-
-import jupytext
 import numpy as np
 import pytest
 import torch
 
-import nbtools
 from mmcourse import modalities as M
-from mmcourse.exercises import ExerciseError
-
-
-def exercise_tests(notebook: str, question: str) -> dict:
-    """The test functions of one question, by name, with a flag for hidden ones."""
-    nb = jupytext.read(nbtools.NOTEBOOKS / f"{notebook}.py")
-    cells = nb.cells
-    start = next(i for i, c in enumerate(cells) if c.cell_type == "raw"
-                 and c.source.startswith("# BEGIN QUESTION") and f"name: {question}" in c.source)
-    begin = next(i for i in range(start, len(cells)) if cells[i].source.startswith("# BEGIN TESTS"))
-    end = next(i for i in range(begin, len(cells)) if cells[i].source.startswith("# END TESTS"))
-    found = {}
-    for cell in cells[begin + 1:end]:
-        if cell.cell_type != "code":
-            continue
-        tree = ast.parse(cell.source)
-        definition = tree.body[0]
-        assert isinstance(definition, ast.FunctionDef) and len(tree.body) == 2, "one def and one call per cell"
-        namespace = {}
-        exec(compile(ast.Module([definition], []), f"<{question}>", "exec"), namespace)
-        found[definition.name] = namespace[definition.name]
-    assert found, f"{question} has no test functions"
-    return found
-
-
-def feedback(test, **answers) -> str:
-    """The message a student reads when ``test`` runs on ``answers``; '' if it passes."""
-    try:
-        test(**answers)
-    except ExerciseError as err:
-        return str(err)
-    except AssertionError as err:
-        return str(err) or "bare AssertionError"
-    return ""
+from exercise_feedback import exercise_tests, feedback
 
 
 # ---- notebook 00 -----------------------------------------------------------------------------
