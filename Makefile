@@ -5,6 +5,7 @@
 #   make grade SUBMISSIONS=folder   grade submissions offline into grades/gradebook.csv
 #   make notebooks  re-execute the notebook sources and refresh the committed .ipynb outputs
 #   make results    run every notebook headless and write results/results.json and RESULTS.md
+#                   (NAMES="04_positional_encoding ..." re-measures only those, keeping the other rows)
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -48,7 +49,7 @@ notebooks: setup
 	$(BIN)/python scripts/nbtools.py build --jobs $(JOBS) $(NAMES)
 
 results: setup
-	$(BIN)/python scripts/nbtools.py results
+	$(BIN)/python scripts/nbtools.py results $(NAMES)
 
 check-sync: setup
 	$(BIN)/python scripts/nbtools.py check

@@ -31,7 +31,7 @@ from torch import nn
 from mmcourse.attention import MultiHeadAttention, causal_mask
 
 __all__ = ["TransformerConfig", "FeedForward", "EncoderBlock", "DecoderBlock", "TransformerEncoder",
-           "TransformerDecoder"]
+           "TransformerDecoder", "copy_from_torch"]
 
 _ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU}
 
@@ -230,3 +230,36 @@ class TransformerDecoder(nn.Module):
     @property
     def cross_attn_weights(self) -> list:
         return [block.cross_attn_weights for block in self.blocks]
+
+
+@torch.no_grad()
+def copy_from_torch(ours: nn.Module, theirs: nn.Module) -> None:
+    """Load the weights of one of PyTorch's layers into ours, to check that both compute the same thing.
+
+    Defined in notebook 04. Pairs: ``MultiHeadAttention`` ← ``nn.MultiheadAttention``,
+    ``EncoderBlock`` ← ``nn.TransformerEncoderLayer``, ``DecoderBlock`` ← ``nn.TransformerDecoderLayer``.
+    PyTorch keeps W_Q, W_K and W_V stacked in one ``in_proj_weight``; we keep three ``nn.Linear``.
+    """
+    pairs = {MultiHeadAttention: nn.MultiheadAttention, EncoderBlock: nn.TransformerEncoderLayer,
+             DecoderBlock: nn.TransformerDecoderLayer}
+    expected = pairs.get(type(ours))
+    if expected is None or not isinstance(theirs, expected):
+        raise ValueError(f"copy_from_torch pairs {', '.join(f'{a.__name__} with nn.{b.__name__}' for a, b in pairs.items())}; "
+                         f"got {type(ours).__name__} with {type(theirs).__name__}")
+    if isinstance(ours, MultiHeadAttention):
+        if ours.q_proj.weight.shape != theirs.out_proj.weight.shape:
+            raise ValueError(f"embed_dim differs: ours {ours.q_proj.weight.shape[0]}, theirs {theirs.embed_dim}")
+        biases = theirs.in_proj_bias.chunk(3) if theirs.in_proj_bias is not None else (None,) * 3
+        for proj, w, b in zip((ours.q_proj, ours.k_proj, ours.v_proj), theirs.in_proj_weight.chunk(3), biases):
+            proj.weight.copy_(w)
+            if b is not None:
+                proj.bias.copy_(b)
+        ours.out_proj.load_state_dict(theirs.out_proj.state_dict())
+        return
+    copy_from_torch(ours.self_attn, theirs.self_attn)
+    if isinstance(ours, DecoderBlock):
+        copy_from_torch(ours.cross_attn, theirs.multihead_attn)
+    ours.ff.linear1.load_state_dict(theirs.linear1.state_dict())
+    ours.ff.linear2.load_state_dict(theirs.linear2.state_dict())
+    for i, norm in enumerate(ours.norms):
+        norm.load_state_dict(getattr(theirs, f"norm{i + 1}").state_dict())

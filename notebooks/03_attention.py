@@ -73,6 +73,7 @@ from mmcourse.data import TEST_VOICES, load_photo, load_spoken_digits, log_mel_s
 from mmcourse.data.scenes import COLOURS, SHAPES, make_scenes, scene_vocabulary
 from mmcourse.exercises import close, student_or_reference
 from mmcourse.training import TrainConfig, accuracy, predict, train
+from mmcourse.multimodal import patchify
 
 generator = mmcourse.set_seed(0)
 device = mmcourse.get_device()
@@ -1234,14 +1235,6 @@ vocab = scene_vocabulary()
 PATCH = 4  # pixels per patch side: 32 / 4 = 8 patches per side
 
 
-def patchify(images):
-    """(B, 3, 32, 32) -> (B, 64, 48): the 4×4×3 pixels of each patch, row by row."""
-    B_, _, S_, _ = images.shape
-    n = S_ // PATCH
-    patches = images.unfold(2, PATCH, PATCH).unfold(3, PATCH, PATCH)  # (B, 3, n, n, P, P)
-    return patches.permute(0, 2, 3, 1, 4, 5).reshape(B_, n * n, 3 * PATCH * PATCH)
-
-
 def word_targets(scene_set):
     """Caption ids (B, L) and, for each colour or shape word, its object's grid cell (else -100: no target)."""
     ids = vocab.encode_batch(scene_set.captions)  # (B, L)
@@ -1259,7 +1252,8 @@ def word_targets(scene_set):
 scenes_train, scenes_test = make_scenes(2000, seed=0), make_scenes(500, seed=0, split="test")
 ids_train, cells_train = word_targets(scenes_train)
 ids_test, cells_test = word_targets(scenes_test)
-patches_train, patches_test = patchify(scenes_train.images), patchify(scenes_test.images)
+# mmcourse.multimodal.patchify: (B, 3, 32, 32) -> (B, 64, 48), the 4×4×3 pixels of each patch, row by row
+patches_train, patches_test = patchify(scenes_train.images, PATCH), patchify(scenes_test.images, PATCH)
 check_shape(patches_train, (2000, 64, 48), "patches_train")
 print(f"{len(scenes_train)} training and {len(scenes_test)} test scenes; captions up to {ids_train.shape[1]} words, "
       f"e.g. '{scenes_test.captions[0]}'")

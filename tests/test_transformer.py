@@ -4,8 +4,9 @@ import torch
 from torch import nn
 
 from mmcourse.attention import padding_mask
+from mmcourse.attention import MultiHeadAttention
 from mmcourse.transformer import (DecoderBlock, EncoderBlock, FeedForward, TransformerConfig, TransformerDecoder,
-                                  TransformerEncoder)
+                                  TransformerEncoder, copy_from_torch)
 
 TOL = dict(atol=1e-5, rtol=1e-5)
 
@@ -20,24 +21,14 @@ def _config(**changes):
     return TransformerConfig(**fields)
 
 
-def _copy_attention(ours, theirs):
-    """Copy torch.nn.MultiheadAttention's weights into our MultiHeadAttention."""
-    for proj, w, b in zip((ours.q_proj, ours.k_proj, ours.v_proj), theirs.in_proj_weight.chunk(3),
-                          theirs.in_proj_bias.chunk(3)):
-        proj.weight.copy_(w), proj.bias.copy_(b)
-    ours.out_proj.weight.copy_(theirs.out_proj.weight), ours.out_proj.bias.copy_(theirs.out_proj.bias)
-
-
-def _copy_common(ours, theirs, norms):
-    """Copy the MLP and the LayerNorms; random biases and gains so that the test sees them."""
+def _copy_with_random_biases(ours, theirs):
+    """copy_from_torch, after moving every bias and LayerNorm gain away from 0 and 1 so the test sees them."""
     g = torch.Generator().manual_seed(7)
-    for p in theirs.parameters():
-        if p.ndim == 1:
-            p.add_(torch.randn(p.shape, generator=g) * 0.1)  # biases leave 0, gains leave 1
-    ours.ff.linear1.weight.copy_(theirs.linear1.weight), ours.ff.linear1.bias.copy_(theirs.linear1.bias)
-    ours.ff.linear2.weight.copy_(theirs.linear2.weight), ours.ff.linear2.bias.copy_(theirs.linear2.bias)
-    for mine, name in zip(ours.norms, norms):
-        mine.weight.copy_(getattr(theirs, name).weight), mine.bias.copy_(getattr(theirs, name).bias)
+    with torch.no_grad():
+        for p in theirs.parameters():
+            if p.ndim == 1:
+                p.add_(torch.randn(p.shape, generator=g) * 0.1)
+    copy_from_torch(ours, theirs)
 
 
 # ---- configuration and shapes --------------------------------------------------------------------
@@ -86,9 +77,7 @@ def test_encoder_block_matches_torch_encoder_layer(norm_first, activation):
     ours = EncoderBlock(config)
     theirs = nn.TransformerEncoderLayer(16, 4, dim_feedforward=32, dropout=0.0, activation=activation,
                                         batch_first=True, norm_first=norm_first)
-    with torch.no_grad():
-        _copy_common(ours, theirs, ["norm1", "norm2"])
-        _copy_attention(ours.self_attn, theirs.self_attn)
+    _copy_with_random_biases(ours, theirs)
     theirs.train()  # dropout is 0; training mode keeps torch off its fused fast path
     x = _randn(3, 6, 16)
     real = padding_mask([6, 4, 2])
@@ -101,10 +90,7 @@ def test_decoder_block_matches_torch_decoder_layer(norm_first):
     torch.manual_seed(0)
     ours = DecoderBlock(_config(norm_first=norm_first, activation="relu"))
     theirs = nn.TransformerDecoderLayer(16, 4, dim_feedforward=32, dropout=0.0, batch_first=True, norm_first=norm_first)
-    with torch.no_grad():
-        _copy_common(ours, theirs, ["norm1", "norm2", "norm3"])
-        _copy_attention(ours.self_attn, theirs.self_attn)
-        _copy_attention(ours.cross_attn, theirs.multihead_attn)
+    _copy_with_random_biases(ours, theirs)
     x, memory = _randn(2, 5, 16), _randn(2, 7, 16, seed=1)
     real_memory = padding_mask([7, 3])
     ref = theirs(x, memory, tgt_mask=nn.Transformer.generate_square_subsequent_mask(5),
@@ -171,3 +157,16 @@ def test_dropout_is_active_in_training_and_off_in_eval():
     assert not torch.allclose(encoder(x), encoder(x))
     encoder.eval()
     torch.testing.assert_close(encoder(x), encoder(x))
+
+
+# ---- weights from torch ---------------------------------------------------
+
+def test_copy_from_torch_makes_attention_agree_and_rejects_mismatched_pairs():
+    torch.manual_seed(0)
+    theirs = nn.MultiheadAttention(16, 4, batch_first=True)
+    ours = MultiHeadAttention(16, 4)
+    copy_from_torch(ours, theirs)
+    x = _randn(2, 5, 16)
+    torch.testing.assert_close(ours(x, x, x)[0], theirs(x, x, x, need_weights=False)[0], **TOL)
+    with pytest.raises(ValueError, match="EncoderBlock with nn.TransformerEncoderLayer"):
+        copy_from_torch(EncoderBlock(_config()), theirs)

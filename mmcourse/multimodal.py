@@ -1,0 +1,101 @@
+"""One transformer over two modalities: the patches of an image and the words of a text, in one sequence.
+
+A transformer takes a *set* of vectors, so an image and a sentence can share one: cut the image into
+patches (``patchify``), embed each patch and each word as a vector of the same size, and put them side
+by side behind a summary token ``[CLS]``. Each token is the sum of three vectors:
+
+- its **content**: a linear map of the patch's pixels, or the embedding of the word;
+- its **modality**: one learned vector for "image", one for "text", so attention can tell them apart;
+- its **position**: the 2-D sinusoidal encoding of the patch's row and column, the 1-D encoding of the
+  word's place in the sentence (``positions="sinusoidal"``), a trained table (``"learned"``), or
+  nothing (``"none"``), which leaves a model that sees a bag of patches and a bag of words.
+
+Defined in notebook 04 (positional encoding and transformers); used in notebook 08.
+Sources: Dosovitskiy et al. (2021), "An image is worth 16x16 words" (patches as tokens, [CLS]);
+Kim et al. (2021), "ViLT" (one stream of patches and words with modality embeddings).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from mmcourse.positional import sinusoidal_encoding, sinusoidal_encoding_2d
+from mmcourse.transformer import TransformerConfig, TransformerEncoder
+
+__all__ = ["patchify", "PatchTextEncoder", "POSITIONS"]
+
+POSITIONS = ("sinusoidal", "learned", "none")
+
+
+def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
+    """``(B, C, S, S) -> (B, (S/p)², C·p·p)``: cut each image into ``p × p`` patches, row by row.
+
+    Defined in notebook 03; used in 04 and 08. Each patch becomes one token: its pixels, channel by
+    channel. Patch ``n`` sits in row ``n // (S/p)`` and column ``n % (S/p)`` of the grid.
+    """
+    if not isinstance(images, torch.Tensor) or images.ndim != 4:
+        raise ValueError(f"images must be a tensor of shape (B, C, S, S), got {getattr(images, 'shape', type(images).__name__)}")
+    B, C, S, S2 = images.shape
+    if isinstance(patch_size, bool) or not isinstance(patch_size, int) or patch_size < 1:
+        raise ValueError(f"patch_size must be an int >= 1, got {patch_size!r}")
+    if S != S2 or S % patch_size:
+        raise ValueError(f"images must be square with a side divisible by patch_size={patch_size}, got {S}×{S2}")
+    n = S // patch_size
+    patches = images.unfold(2, patch_size, patch_size).unfold(3, patch_size, patch_size)  # (B, C, n, n, p, p)
+    return patches.permute(0, 2, 3, 1, 4, 5).reshape(B, n * n, C * patch_size * patch_size)
+
+
+class PatchTextEncoder(nn.Module):
+    """``[CLS] p_1 … p_N w_1 … w_L`` through a ``TransformerEncoder``. Defined in notebook 04; used in 08.
+
+    ``patch_dim``: pixels per patch; ``grid``: patches per side (``N = grid²``); ``max_words``: the longest
+    text; ``positions``: ``"sinusoidal"``, ``"learned"`` or ``"none"``. ``forward(patches (B, N, patch_dim),
+    words (B, L) int64) -> (B, 1 + N + L, C)``; word id ``pad_id`` marks padding, which no token attends to.
+    """
+
+    def __init__(self, patch_dim: int, vocab_size: int, grid: int, max_words: int, config: TransformerConfig,
+                 positions: str = "sinusoidal", pad_id: int = 0):
+        super().__init__()
+        for name, value in (("patch_dim", patch_dim), ("vocab_size", vocab_size), ("grid", grid),
+                            ("max_words", max_words)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+        if positions not in POSITIONS:
+            raise ValueError(f"positions must be one of {POSITIONS}, got {positions!r}")
+        C, N = config.embed_dim, grid * grid
+        self.config, self.grid, self.positions, self.pad_id = config, grid, positions, pad_id
+        self.patch_embed = nn.Linear(patch_dim, C)  # content of a patch: its pixels, mapped to C numbers
+        self.word_embed = nn.Embedding(vocab_size, C)  # content of a word
+        self.modality = nn.Parameter(torch.randn(2, C) * 0.02)  # row 0: image, row 1: text
+        self.cls = nn.Parameter(torch.randn(1, 1, C) * 0.02)  # the summary token
+        if positions == "learned":
+            self.patch_pos = nn.Parameter(torch.randn(N, C) * 0.02)
+            self.word_pos = nn.Parameter(torch.randn(max_words, C) * 0.02)
+        else:
+            on = positions == "sinusoidal"
+            # 2-D encoding of (row, column) for patches, 1-D for words; zeros for "none"
+            self.register_buffer("patch_pos", sinusoidal_encoding_2d(grid, grid, C).reshape(N, C) * on)
+            self.register_buffer("word_pos", sinusoidal_encoding(max_words, C) * on)
+        self.encoder = TransformerEncoder(config)
+
+    def _check(self, patches, words) -> None:
+        N = self.grid ** 2
+        if not isinstance(patches, torch.Tensor) or patches.ndim != 3 or patches.shape[1] != N \
+                or patches.shape[2] != self.patch_embed.in_features:
+            raise ValueError(f"patches must have shape (B, {N}, {self.patch_embed.in_features}), "
+                             f"got {getattr(patches, 'shape', type(patches).__name__)}")
+        if not isinstance(words, torch.Tensor) or words.ndim != 2 or words.shape[0] != patches.shape[0] \
+                or words.is_floating_point() or words.shape[1] > self.word_pos.shape[0]:
+            raise ValueError(f"words must be int ids of shape (B, L) with B = {patches.shape[0]} and "
+                             f"L <= max_words = {self.word_pos.shape[0]}, got {getattr(words, 'shape', type(words).__name__)}")
+
+    def forward(self, patches: torch.Tensor, words: torch.Tensor) -> torch.Tensor:
+        self._check(patches, words)
+        (B, N, _), L = patches.shape, words.shape[1]
+        # token = content + modality + position
+        p = self.patch_embed(patches) + self.modality[0] + self.patch_pos  # (B, N, C)
+        w = self.word_embed(words) + self.modality[1] + self.word_pos[:L]  # (B, L, C)
+        x = torch.cat([self.cls.expand(B, -1, -1), p, w], dim=1)  # (B, 1 + N + L, C)
+        # every token may attend to [CLS], to every patch and to every real (non-padding) word
+        real = torch.cat([torch.ones(B, 1 + N, dtype=torch.bool, device=words.device), words != self.pad_id], dim=1)
+        return self.encoder(x, key_padding_mask=real)  # (B, 1 + N + L, C)
