@@ -134,8 +134,9 @@ def results(names: list[str] | None = None) -> None:
     old = {row["name"]: row for row in json.loads(old_file.read_text())["notebooks"]} if old_file.exists() else {}
     rows = []
     for src in sources():
-        if names and src.stem not in names and src.stem in old:
-            rows.append(old[src.stem])
+        if names and src.stem not in names:
+            if src.stem in old:
+                rows.append(old[src.stem])
             continue
         row = measure_one(src)
         print(f"{row['name']}: {row['seconds']} s, {row['peak_rss_mb']} MB, {len(row['metrics'])} metrics",
