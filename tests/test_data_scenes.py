@@ -6,7 +6,7 @@ import torch
 
 from mmcourse.data.scenes import (COLOURS, KINDS, NUMBERS, RELATIONS, Scene, SceneConfig, Shape, answers, caption,
                                   describe, make_scenes, make_vqa, questions, relation_holds, render,
-                                  scene_vocabulary)
+                                  scene_vocabulary, single_object_scenes)
 
 HELD_OUT = (("red", "circle"), ("blue", "square"))
 
@@ -172,3 +172,24 @@ def test_bad_splits_and_scenes_get_clear_errors():
         make_scenes(3, split="unseen")
     with pytest.raises(ValueError, match="distinct cells"):
         Scene((Shape("red", "circle", 0, 0), Shape("blue", "square", 0, 0)))
+
+
+def test_single_object_scenes_lists_every_pair_cell_and_offset_once():
+    config = SceneConfig(held_out=HELD_OUT)
+    every = single_object_scenes(config)
+    assert len(every) == 24 * 9 * 9 and len(set(every.scenes)) == len(every)  # 24 pairs, 9 cells, 3×3 offsets
+    assert every.images.shape == (len(every), 3, 32, 32) and every.split == "all"
+    assert single_object_scenes(config, [("green", "cross")]).split == "test"
+    assert every.captions[0] == describe("red", "circle")
+    held = single_object_scenes(config, HELD_OUT)
+    assert len(held) == 2 * 81 and held.split == "unseen"
+    assert {(s.objects[0].colour, s.objects[0].shape) for s in held.scenes} == set(HELD_OUT)
+    # the same images as random draws make: every single-object "unseen" scene is in the list
+    drawn = make_scenes(200, seed=0, config=SceneConfig(held_out=HELD_OUT, max_objects=1), split="unseen")
+    index = {scene: i for i, scene in enumerate(held.scenes)}
+    assert all(torch.equal(held.images[index[s]], image) for s, image in zip(drawn.scenes, drawn.images))
+
+
+def test_single_object_scenes_rejects_pairs_outside_the_config():
+    with pytest.raises(ValueError, match="pairs must be"):
+        single_object_scenes(SceneConfig(colours=("red", "green")), [("blue", "circle")])

@@ -43,7 +43,7 @@ from mmcourse.data.vocab import Vocabulary
 
 __all__ = ["COLOURS", "SHAPES", "RELATIONS", "Shape", "Scene", "SceneConfig", "SceneSet", "QA", "VQASet",
            "KINDS", "render", "caption", "describe", "questions", "answers", "make_scenes", "make_vqa", "scene_vocabulary",
-           "relation_holds"]
+           "relation_holds", "single_object_scenes"]
 
 COLOURS = {"red": (0.92, 0.12, 0.12), "green": (0.15, 0.75, 0.2), "blue": (0.2, 0.4, 1.0),
            "yellow": (0.95, 0.88, 0.1), "purple": (0.62, 0.22, 0.85), "white": (0.95, 0.95, 0.95)}
@@ -282,6 +282,26 @@ def make_scenes(n: int, seed: int = 0, config: SceneConfig | None = None, split:
         raise ValueError(f"n must be an int >= 0, got {n!r}")
     rng = _rng(int(seed), split)
     scenes = [_sample_scene(rng, config, split) for _ in range(int(n))]
+    return SceneSet(scenes, render(scenes, config), [caption(s) for s in scenes], config, split)
+
+
+def single_object_scenes(config: SceneConfig | None = None, pairs=None) -> SceneSet:
+    """Every one-object scene of ``pairs`` (default: every colour-shape pair of ``config``, held-out
+    ones included): each pair in each cell at each jitter offset, so ``len(pairs) · grid² · (2·jitter + 1)²``
+    distinct images, in a fixed order (pair, cell, offset). Random draws repeat these few images; this
+    lists each exactly once, e.g. to split them into disjoint validation and test sets. ``split`` follows
+    the splits' rules: "test" if no pair is held out, "unseen" if every pair is, else "all". Defined in
+    notebook 06."""
+    config = config or SceneConfig()
+    pairs = [(c, s) for c in config.colours for s in config.shapes] if pairs is None else [tuple(p) for p in pairs]
+    for pair in pairs:
+        if len(pair) != 2 or pair[0] not in config.colours or pair[1] not in config.shapes:
+            raise ValueError(f"pairs must be (colour, shape) pairs of this config, got {pair!r}")
+    offsets = range(-config.jitter, config.jitter + 1)
+    scenes = [Scene((Shape(c, s, cell // config.grid, cell % config.grid, dy, dx),))
+              for c, s in pairs for cell in range(config.grid ** 2) for dy in offsets for dx in offsets]
+    held = [p in config.held_out for p in pairs]
+    split = "test" if not any(held) else "unseen" if all(held) else "all"
     return SceneSet(scenes, render(scenes, config), [caption(s) for s in scenes], config, split)
 
 
