@@ -51,10 +51,15 @@ class PatchTextEncoder(nn.Module):
     ``patch_dim``: pixels per patch; ``grid``: patches per side (``N = grid²``); ``max_words``: the longest
     text; ``positions``: ``"sinusoidal"``, ``"learned"`` or ``"none"``. ``forward(patches (B, N, patch_dim),
     words (B, L) int64) -> (B, 1 + N + L, C)``; word id ``pad_id`` marks padding, which no token attends to.
+
+    For pretraining (notebook 08): ``patches=None`` encodes the text alone (``(B, 1 + L, C)``),
+    ``words=None`` the image alone (``(B, 1 + N, C)``); ``mask_token=True`` adds a learned ``[MASK]``
+    vector ``patch_mask`` (C,), and ``forward(..., hidden=(B, N) bool)`` shows it instead of the pixels of
+    every hidden patch (its modality and position are kept, so the model knows *where* a patch is missing).
     """
 
     def __init__(self, patch_dim: int, vocab_size: int, grid: int, max_words: int, config: TransformerConfig,
-                 positions: str = "sinusoidal", pad_id: int = 0):
+                 positions: str = "sinusoidal", pad_id: int = 0, mask_token: bool = False):
         super().__init__()
         for name, value in (("patch_dim", patch_dim), ("vocab_size", vocab_size), ("grid", grid),
                             ("max_words", max_words)):
@@ -77,25 +82,51 @@ class PatchTextEncoder(nn.Module):
             self.register_buffer("patch_pos", sinusoidal_encoding_2d(grid, grid, C).reshape(N, C) * on)
             self.register_buffer("word_pos", sinusoidal_encoding(max_words, C) * on)
         self.encoder = TransformerEncoder(config)
+        # created last and only on request, so that a model without it starts from the same random weights
+        self.patch_mask = nn.Parameter(torch.randn(C) * 0.02) if mask_token else None  # the [MASK] patch
 
-    def _check(self, patches, words) -> None:
+    def _check(self, patches, words, hidden=None) -> None:
         N = self.grid ** 2
-        if not isinstance(patches, torch.Tensor) or patches.ndim != 3 or patches.shape[1] != N \
-                or patches.shape[2] != self.patch_embed.in_features:
+        if patches is None and words is None:
+            raise ValueError("patches and words are both None: give an image, a text or both")
+        if patches is not None and (not isinstance(patches, torch.Tensor) or patches.ndim != 3
+                                    or patches.shape[1] != N or patches.shape[2] != self.patch_embed.in_features):
             raise ValueError(f"patches must have shape (B, {N}, {self.patch_embed.in_features}), "
                              f"got {getattr(patches, 'shape', type(patches).__name__)}")
-        if not isinstance(words, torch.Tensor) or words.ndim != 2 or words.shape[0] != patches.shape[0] \
-                or words.is_floating_point() or words.shape[1] > self.word_pos.shape[0]:
-            raise ValueError(f"words must be int ids of shape (B, L) with B = {patches.shape[0]} and "
-                             f"L <= max_words = {self.word_pos.shape[0]}, got {getattr(words, 'shape', type(words).__name__)}")
+        B = patches.shape[0] if patches is not None else None
+        if words is not None and (not isinstance(words, torch.Tensor) or words.ndim != 2
+                                  or (B is not None and words.shape[0] != B)
+                                  or words.is_floating_point() or words.shape[1] > self.word_pos.shape[0]):
+            raise ValueError(f"words must be int ids of shape (B, L) with B = {B if B is not None else 'the batch'} "
+                             f"and L <= max_words = {self.word_pos.shape[0]}, "
+                             f"got {getattr(words, 'shape', type(words).__name__)}")
+        if hidden is not None:
+            if self.patch_mask is None:
+                raise ValueError("hidden patches need a [MASK] vector: build the encoder with mask_token=True")
+            if patches is None or not isinstance(hidden, torch.Tensor) or hidden.dtype != torch.bool \
+                    or tuple(hidden.shape) != (B, N):
+                raise ValueError(f"hidden must be a boolean tensor of shape (B, N) = ({B}, {N}) next to the patches, "
+                                 f"got {getattr(hidden, 'shape', type(hidden).__name__)}")
 
-    def forward(self, patches: torch.Tensor, words: torch.Tensor) -> torch.Tensor:
-        self._check(patches, words)
-        (B, N, _), L = patches.shape, words.shape[1]
-        # token = content + modality + position
-        p = self.patch_embed(patches) + self.modality[0] + self.patch_pos  # (B, N, C)
-        w = self.word_embed(words) + self.modality[1] + self.word_pos[:L]  # (B, L, C)
-        x = torch.cat([self.cls.expand(B, -1, -1), p, w], dim=1)  # (B, 1 + N + L, C)
+    def forward(self, patches: torch.Tensor | None, words: torch.Tensor | None,
+                hidden: torch.Tensor | None = None) -> torch.Tensor:
+        self._check(patches, words, hidden)
+        first = patches if patches is not None else words
+        B, device = first.shape[0], first.device
+        tokens = [self.cls.expand(B, -1, -1)]  # [CLS]: (B, 1, C)
+        real = [torch.ones(B, 1, dtype=torch.bool, device=device)]
+        if patches is not None:
+            N = patches.shape[1]
+            content = self.patch_embed(patches)  # (B, N, C)
+            if hidden is not None:  # a hidden patch shows the [MASK] vector instead of its pixels
+                content = torch.where(hidden.unsqueeze(-1), self.patch_mask, content)  # (B, N, C)
+            # token = content + modality + position
+            tokens.append(content + self.modality[0] + self.patch_pos)  # (B, N, C)
+            real.append(torch.ones(B, N, dtype=torch.bool, device=device))
+        if words is not None:
+            L = words.shape[1]
+            tokens.append(self.word_embed(words) + self.modality[1] + self.word_pos[:L])  # (B, L, C)
+            real.append(words != self.pad_id)
+        x = torch.cat(tokens, dim=1)  # (B, 1 + N + L, C), without N or L when a modality is left out
         # every token may attend to [CLS], to every patch and to every real (non-padding) word
-        real = torch.cat([torch.ones(B, 1 + N, dtype=torch.bool, device=words.device), words != self.pad_id], dim=1)
-        return self.encoder(x, key_padding_mask=real)  # (B, 1 + N + L, C)
+        return self.encoder(x, key_padding_mask=torch.cat(real, dim=1))  # (B, 1 + N + L, C)

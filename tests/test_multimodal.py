@@ -76,3 +76,54 @@ def test_bad_settings_are_named():
         PatchTextEncoder(12, 10, 3, 6, config, positions="rotary")
     with pytest.raises(ValueError, match="grid must be an int"):
         PatchTextEncoder(12, 10, 0, 6, config)
+
+
+# ---- pretraining additions (notebook 08): one modality alone, hidden patches ------------------------------
+def _masked_model():
+    torch.manual_seed(0)
+    config = TransformerConfig(embed_dim=16, num_heads=2, ff_dim=32, num_layers=2, dropout=0.0)
+    return PatchTextEncoder(patch_dim=12, vocab_size=10, grid=3, max_words=6, config=config, mask_token=True).eval()
+
+
+def test_the_mask_token_flag_leaves_every_other_initial_weight_unchanged():
+    plain, masked = _model().state_dict(), _masked_model().state_dict()
+    assert set(masked) - set(plain) == {"patch_mask"}
+    assert all(torch.equal(plain[k], masked[k]) for k in plain)
+
+
+def test_image_alone_equals_the_pair_with_a_caption_of_padding_only():
+    model = _model()
+    patches, _ = _inputs()
+    alone = model(patches, None)
+    with_padding = model(patches, torch.zeros(2, 4, dtype=torch.long))[:, :1 + 9]
+    assert alone.shape == (2, 1 + 9, 16)
+    torch.testing.assert_close(alone, with_padding, atol=1e-5, rtol=1e-5)
+
+
+def test_text_alone_has_one_state_per_word_and_ignores_padding():
+    model = _model()
+    _, words = _inputs()
+    assert model(None, words).shape == (2, 1 + 6, 16)
+    torch.testing.assert_close(model(None, words[:1, :4]), model(None, words[:1])[:, :1 + 4], atol=1e-5, rtol=1e-5)
+
+
+def test_hidden_patches_show_the_mask_vector_instead_of_their_pixels():
+    model = _masked_model()
+    patches, words = _inputs()
+    hidden = torch.zeros(2, 9, dtype=torch.bool)
+    hidden[:, [0, 4]] = True
+    other_pixels = torch.where(hidden[..., None], torch.randn_like(patches), patches)
+    out = model(patches, words, hidden)
+    torch.testing.assert_close(out, model(other_pixels, words, hidden))
+    assert not torch.allclose(out, model(patches, words), atol=1e-5)
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda m: m(None, None), "both None"),
+    (lambda m: _model()(torch.zeros(2, 9, 12), None, torch.zeros(2, 9, dtype=torch.bool)), "mask_token=True"),
+    (lambda m: m(torch.zeros(2, 9, 12), None, torch.zeros(2, 8, dtype=torch.bool)), r"hidden must be a boolean"),
+    (lambda m: m(None, torch.zeros(2, 3, dtype=torch.long), torch.zeros(2, 9, dtype=torch.bool)), "hidden must be"),
+])
+def test_bad_pretraining_inputs_are_named(call, match):
+    with pytest.raises(ValueError, match=match):
+        call(_masked_model())

@@ -14,4 +14,5 @@ EXPECTED_CONTROLS: dict[str, set[str]] = {
     "04_positional_encoding": {"position", "dimension"},
     "06_contrastive_clip": {"caption", "colour", "shape", "temperature", "direction"},
     "07_diffusion": {"t", "schedule", "guidance_scale", "space"},
+    "08_foundation_models": {"scene", "objective", "hide"},
 }
