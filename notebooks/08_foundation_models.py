@@ -1195,8 +1195,8 @@ widgets.show(draw_play())
 start = time.perf_counter()
 plt.close(draw_play(5, "ITM"))
 print(f"one redraw: {time.perf_counter() - start:.2f} s")
-widgets.explore(draw_play, scene=(0, N_PLAY - 1, 1, SHOWN_SCENE), objective=["MLM", "MIM", "MMM", "GC", "ITM"],
-                hide=HIDE)
+widgets.explore(draw_play, scene=(0, N_PLAY - 1, 1, SHOWN_SCENE), hide=HIDE,
+                objective=["MLM", "MIM", "MMM", "GC", "ITM"])
 
 # %% [markdown]
 # Things to try: find a scene where MLM names a wrong shape (which shapes does it confuse?); compare MLM and MMM

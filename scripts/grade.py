@@ -83,7 +83,9 @@ def _zero_rows(student: str, notebook: str, questions: dict[str, float], status:
 def _run_otter(work: Path, archive: Path, out: Path, timeout: float):
     """Run ``otter run`` on ``work``; return the results file, or "timeout" or "error"."""
     out.mkdir()
-    cmd = [sys.executable, "-m", "otter", "run", "--no-logo", "-a", str(archive), "-o", str(out), str(work)]
+    # otter's command line, with nbclient's Output-widget echo removed (scripts/headless_widgets.py)
+    cmd = [sys.executable, str(Path(__file__).with_name("headless_widgets.py")), "otter", "run", "--no-logo",
+           "-a", str(archive), "-o", str(out), str(work)]
     with open(out.parent / f"{out.name}.log", "wb") as log:
         proc = subprocess.Popen(cmd, cwd=work.parent, stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)

@@ -22,6 +22,8 @@ import jupytext
 import nbformat
 from nbclient import NotebookClient
 
+import headless_widgets
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 RESULTS = ROOT / "results"
@@ -59,6 +61,7 @@ def out_of_sync() -> list[str]:
 
 def execute(nb: nbformat.NotebookNode, cwd: Path, env: dict | None = None) -> nbformat.NotebookNode:
     """Run every cell in a fresh kernel whose working directory is ``cwd``."""
+    headless_widgets.install()  # no stalls after widget cells
     old = dict(os.environ)
     os.environ.update(env or {})
     try:

@@ -98,7 +98,9 @@ def test_audio_length_sets_the_waveform_length():
                                           ({"pixel_noise_std": -1}, "pixel_noise_std"), ({"p_missing_audio": -0.1}, "p_missing_audio"),
                                           ({"p_missing_image": 2}, "p_missing_image"), ({"audio_length": 0}, "audio_length"),
                                           ({"source": "youtube"}, "source"), ({"seed": -1}, "seed"),
-                                          ({"pairs_per_utterance": 0}, "pairs_per_utterance")])
+                                          ({"pairs_per_utterance": 0}, "pairs_per_utterance"),
+                                          ({"interferer_snr_db": float("inf")}, "interferer_snr_db"),
+                                          ({"interferer_snr_db": "quiet"}, "interferer_snr_db")])
 def test_bad_config_fields_are_rejected_by_name(kwargs, name):
     with pytest.raises(ValueError, match=name):
         AVDigitsConfig(**kwargs)
@@ -113,3 +115,35 @@ def test_bad_split_config_or_later_edited_config_is_rejected_by_name():
     config.snr_db = float("nan")
     with pytest.raises(ValueError, match="snr_db"):
         make_av_digits("train", config)
+
+
+def test_without_a_competing_talker_there_is_no_interferer():
+    assert make_av_digits("test", AVDigitsConfig(snr_db=0.0)).interferers is None
+
+
+@pytest.mark.parametrize("snr_db", [-5.0, 5.0])
+def test_competing_talker_says_another_digit_of_the_same_split_at_the_requested_snr(snr_db):
+    data = make_av_digits("test", AVDigitsConfig(interferer_snr_db=snr_db))
+    other = data.interferers
+    assert (data.labels[other] != data.labels).all()
+    assert set(data.speakers[int(i)] for i in other) <= set(TEST_VOICES)  # held-out voices only
+    added = data.waveforms - data.clean_waveforms  # (N, L): the scaled interferer, nothing else
+    for i in range(0, len(data), 13):
+        j = int(other[i])
+        scale = added[i].abs().max() / data.clean_waveforms[j].abs().max()
+        assert torch.allclose(added[i], scale * data.clean_waveforms[j], atol=1e-5)
+        own, theirs = (int(data.clean_waveforms[k].nonzero().max()) + 1 for k in (i, j))  # each utterance's samples
+        p_target = data.clean_waveforms[i, :own].pow(2).mean()
+        p_interferer = added[i, :theirs].pow(2).mean()
+        assert 10 * torch.log10(p_target / p_interferer).item() == pytest.approx(snr_db, abs=0.3)
+
+
+def test_competing_talker_changes_only_the_speech():
+    base = make_av_digits("train", AVDigitsConfig(seed=2, occlusion=0.25, snr_db=10.0))
+    mixed = make_av_digits("train", AVDigitsConfig(seed=2, occlusion=0.25, snr_db=10.0, interferer_snr_db=0.0))
+    for field in ("images", "labels", "image_indices", "clean_waveforms", "has_audio", "has_image"):
+        assert torch.equal(getattr(base, field), getattr(mixed, field))
+    added = mixed.waveforms - base.waveforms  # (N, L): the same white noise in both, so only the talker is left
+    i = int(mixed.interferers[0])
+    talker = base.clean_waveforms[i]  # (L,)
+    assert torch.allclose(added[0], added[0].abs().max() / talker.abs().max() * talker, atol=1e-5)

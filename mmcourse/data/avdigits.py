@@ -8,6 +8,9 @@ needs to compare early, late and joint fusion:
 
 - speech noise: white Gaussian noise at ``snr_db`` per utterance (``torchaudio.functional.add_noise``,
   the SNR measured over the utterance itself, not its zero padding);
+- a competing talker (optional): another utterance of the same split, of another digit, added at
+  ``interferer_snr_db`` (each utterance's power measured over its own samples), the speech-like
+  noise that audio-visual speech enhancement (notebook 05) is made for;
 - image noise: a square occlusion of ``occlusion`` of the area, then pixel noise of ``pixel_noise_std``
   (``mmcourse.noise``);
 - missing modalities: with probability ``p_missing_audio`` (``p_missing_image``) a pair's audio (image)
@@ -17,9 +20,9 @@ The split is disjoint in images and in speakers, so the test set has unseen writ
 unseen voices: images are split 75/25 per label with a fixed seed; the bundled voices
 ``TEST_VOICES`` (3 of the 12: a Scottish, a Caribbean and a female RP voice) and the FSDD speakers
 ``FSDD_TEST_SPEAKERS`` (2 of 6) are only in the test split. Separate seeded random streams draw
-the pairing, the audio noise, the occlusion, the pixel noise and each missing mask, so changing
-one setting never changes the others' draws. ``clean_waveforms`` / ``clean_images`` keep the
-undegraded inputs (targets for audio-visual enhancement).
+the pairing, the audio noise, the competing talker, the occlusion, the pixel noise and each missing
+mask, so changing one setting never changes the others' draws. ``clean_waveforms`` / ``clean_images``
+keep the undegraded inputs (targets for audio-visual enhancement).
 
 Defined in notebook 01 (modalities); used in notebooks 02 (pipelines) and 05 (fusion).
 Sources: the seminar's AVDCNN and fusion sections; AV-MNIST (Vielzeuf et al., "CentralNet", 2018).
@@ -45,7 +48,7 @@ TEST_VOICES = ("en-gb-scotland", "en-029", "en-gb-x-rp+f4")  # held-out bundled 
 FSDD_TEST_SPEAKERS = ("theo", "yweweler")  # held-out FSDD speakers (2 of 6)
 IMAGE_TEST_FRACTION = 0.25
 _IMAGE_SPLIT_SEED = 0  # fixed: the image split never depends on AVDigitsConfig.seed
-_STREAMS = ("pairing", "audio_noise", "occlusion", "pixel_noise", "missing_audio", "missing_image")
+_STREAMS = ("pairing", "audio_noise", "occlusion", "pixel_noise", "missing_audio", "missing_image", "interferer")
 
 
 @dataclass
@@ -61,6 +64,7 @@ class AVDigitsConfig:
     audio_length: int = 8000  # samples per waveform (1 s at 8 kHz), trimmed or zero-padded
     source: str = "bundled"  # speech source: "bundled" (espeak-ng, offline) or "fsdd"
     pairs_per_utterance: int = 1  # pair each utterance with this many images (more, differently noised pairs)
+    interferer_snr_db: float | None = None  # a competing talker (another digit) at this SNR in dB; None: none
 
     def __post_init__(self):
         self.validate()
@@ -77,6 +81,9 @@ class AVDigitsConfig:
             raise ValueError(f"seed must be an int >= 0, got {self.seed!r}")
         if self.snr_db is not None and not is_real(self.snr_db):
             raise ValueError(f"snr_db must be None (clean) or a finite number of dB, got {self.snr_db!r}")
+        if self.interferer_snr_db is not None and not is_real(self.interferer_snr_db):
+            raise ValueError(f"interferer_snr_db must be None (no competing talker) or a finite number of dB, "
+                             f"got {self.interferer_snr_db!r}")
         for name in ("occlusion", "p_missing_audio", "p_missing_image"):
             value = getattr(self, name)
             if not is_real(value) or not 0.0 <= value <= 1.0:
@@ -105,6 +112,7 @@ class AVDigits:
     clean_images: torch.Tensor | None = field(default=None, repr=False)  # (N, 1, 8, 8) before degradation
     clean_waveforms: torch.Tensor | None = field(default=None, repr=False)  # (N, L) before degradation
     image_indices: torch.Tensor | None = field(default=None, repr=False)  # (N,) rows of load_digits()
+    interferers: torch.Tensor | None = field(default=None, repr=False)  # (N,) row of each competing talker
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -185,6 +193,16 @@ def make_av_digits(split: str = "train", config: AVDigitsConfig | None = None) -
     else:
         noisy_waveforms = waveforms.clone()
 
+    # 3b. a competing talker: another row's clean utterance of a different digit, scaled so that
+    #     10·log10(P_target / P_interferer) = interferer_snr_db, each power over its own samples
+    interferers = None
+    if config.interferer_snr_db is not None:
+        interferers = _pick_interferers(labels, gens["interferer"])  # (N,)
+        power = waveforms.pow(2).sum(dim=1) / lengths.clamp(min=1)  # (N,) mean power of each utterance
+        p_target, p_other = power, power[interferers]  # (N,), (N,)
+        scale = torch.sqrt(p_target / (p_other * 10 ** (config.interferer_snr_db / 10)))  # (N,)
+        noisy_waveforms = noisy_waveforms + scale[:, None] * waveforms[interferers]  # (N, L)
+
     # 4. degrade the images: occlusion first (an object in front), then sensor noise on everything
     images = clean_images.clone()
     if config.occlusion > 0:
@@ -202,5 +220,18 @@ def make_av_digits(split: str = "train", config: AVDigitsConfig | None = None) -
         images=images, waveforms=noisy_waveforms, labels=labels.clone(),
         speakers=[all_speakers[int(i)] for i in rows], has_audio=has_audio, has_image=has_image,
         sample_rate=SAMPLE_RATE, clean_images=clean_images, clean_waveforms=waveforms,
-        image_indices=image_indices,
+        image_indices=image_indices, interferers=interferers,
     )
+
+
+def _pick_interferers(labels: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """For each row, a random other row whose label differs (the competing talker says another digit)."""
+    N = labels.numel()
+    if (labels == labels[0]).all():
+        raise ValueError("a competing talker needs at least two different digits in the split")
+    others = torch.randint(N, (N,), generator=generator)  # (N,)
+    same = labels[others] == labels
+    while same.any():  # redraw the rows that picked the same digit
+        others[same] = torch.randint(N, (int(same.sum()),), generator=generator)
+        same = labels[others] == labels
+    return others

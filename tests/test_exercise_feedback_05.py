@@ -1,0 +1,112 @@
+"""Notebook 05's exercise diagnoses are proven: each known wrong answer gets its message.
+
+The test functions are taken from the notebook source exactly as otter takes them, and called with a
+correct implementation, with each known mistake, and with an unfinished one (returning None).
+"""
+import pytest
+import torch
+import torch.nn.functional as F
+
+from exercise_feedback import exercise_tests, feedback
+from mmcourse import fusion
+
+Q_LATE = exercise_tests("05_fusion", "q05_late_fusion")
+Q_LOSS = exercise_tests("05_fusion", "q05_avdcnn_loss")
+
+
+# ---- q05_late_fusion -----------------------------------------------------------------------------
+
+def _late_by_loop(scores, weights):
+    """A correct answer written another way than the solution."""
+    total = 0
+    for s, w in zip(scores, weights):
+        total = total + w * F.softmax(s, dim=1)
+    return total
+
+
+def _weighted(weights, parts):
+    return sum(w * p for w, p in zip(weights, parts))
+
+
+LATE_MISTAKES = [
+    (lambda s, w: None, "not done yet"),
+    (lambda s, w: _weighted(w, s), "you added the scores f_i(x_i)"),
+    (lambda s, w: _weighted(w, [x.softmax(0) for x in s]), "your softmax runs over the batch (dim 0)"),
+    (lambda s, w: sum(x.softmax(1) for x in s) / len(s), "you ignored the weights"),
+    (lambda s, w: _weighted(w.flip(0), [x.softmax(1) for x in s]), "the weights are swapped"),
+    (lambda s, w: _weighted(w, [x.log_softmax(1) for x in s]), "you added log-probabilities"),
+    (lambda s, w: _weighted(w, [x.softmax(1) for x in s])[:, :2], "has shape (3, 2), expected (3, 4)"),
+]
+
+
+@pytest.mark.parametrize("answer", [fusion.late_fusion, _late_by_loop])
+def test_q05_late_fusion_passes_correct_answers(answer):
+    assert all(feedback(test, late_fusion=answer) == "" for test in Q_LATE.values())
+
+
+@pytest.mark.parametrize("wrong, diagnosis", LATE_MISTAKES)
+def test_q05_late_fusion_names_each_known_mistake(wrong, diagnosis):
+    assert diagnosis in feedback(Q_LATE["test_late_fusion_on_two_modalities"], late_fusion=wrong)
+
+
+def test_q05_late_fusion_hidden_test_catches_an_answer_that_only_handles_two_modalities():
+    def two_only(scores, weights):
+        return weights[0] * scores[0].softmax(1) + weights[1] * scores[1].softmax(1)
+
+    assert feedback(Q_LATE["test_late_fusion_on_two_modalities"], late_fusion=two_only) == ""
+    assert "three modalities" in feedback(Q_LATE["test_late_fusion_on_three_modalities"], late_fusion=two_only)
+
+
+def test_q05_late_fusion_unfinished_answer_is_called_unfinished_by_every_test():
+    for test in Q_LATE.values():
+        message = feedback(test, late_fusion=lambda s, w: None)
+        assert "not done yet" in message or "Replace the `...`" in message, message
+
+
+# ---- q05_avdcnn_loss -----------------------------------------------------------------------------
+
+def _norms(Y_hat, Y, X_V_hat, X_V):
+    return (Y_hat - Y).pow(2).flatten(1).sum(1), (X_V_hat - X_V).pow(2).flatten(1).sum(1)
+
+
+def _loss_with_mse(Y_hat, Y, X_V_hat, X_V, mu):
+    """A correct answer through F.mse_loss(reduction="sum")."""
+    return (F.mse_loss(Y_hat, Y, reduction="sum") + mu * F.mse_loss(X_V_hat, X_V, reduction="sum")) / len(Y)
+
+
+LOSS_MISTAKES = [
+    (lambda Yh, Y, Xh, X, mu: None, "not done yet"),
+    (lambda Yh, Y, Xh, X, mu: F.mse_loss(Yh, Y) + mu * F.mse_loss(Xh, X), "you averaged over every number"),
+    (lambda Yh, Y, Xh, X, mu: (lambda s, i: (s + mu * i).sum())(*_norms(Yh, Y, Xh, X)), "you summed over the K"),
+    (lambda Yh, Y, Xh, X, mu: (lambda s, i: (s.sqrt() + mu * i.sqrt()).mean())(*_norms(Yh, Y, Xh, X)),
+     "your norms are not squared"),
+    (lambda Yh, Y, Xh, X, mu: (lambda s, i: (mu * s + i).mean())(*_norms(Yh, Y, Xh, X)), "μ weighs the wrong term"),
+    (lambda Yh, Y, Xh, X, mu: (lambda s, i: (s + i).mean())(*_norms(Yh, Y, Xh, X)), "you left out μ"),
+    (lambda Yh, Y, Xh, X, mu: fusion.avdcnn_loss(Yh, Y, Xh, X, mu).item(), "must be a scalar torch tensor"),
+    (lambda Yh, Y, Xh, X, mu: fusion.avdcnn_loss(Yh, Y, Xh, X, mu).detach(), "carries no gradient"),
+    (lambda Yh, Y, Xh, X, mu: (lambda s, i: s + mu * i)(*_norms(Yh, Y, Xh, X)), "must be a scalar torch tensor"),
+]
+
+
+@pytest.mark.parametrize("answer", [fusion.avdcnn_loss, _loss_with_mse])
+def test_q05_avdcnn_loss_passes_correct_answers(answer):
+    assert all(feedback(test, avdcnn_loss=answer) == "" for test in Q_LOSS.values())
+
+
+@pytest.mark.parametrize("wrong, diagnosis", LOSS_MISTAKES)
+def test_q05_avdcnn_loss_names_each_known_mistake(wrong, diagnosis):
+    assert diagnosis in feedback(Q_LOSS["test_avdcnn_loss_on_a_small_batch"], avdcnn_loss=wrong)
+
+
+def test_q05_avdcnn_loss_hidden_test_catches_a_loss_that_ignores_mu_zero():
+    def never_zero(Y_hat, Y, X_V_hat, X_V, mu):
+        return fusion.avdcnn_loss(Y_hat, Y, X_V_hat, X_V, max(mu, 0.5))
+
+    assert feedback(Q_LOSS["test_avdcnn_loss_on_a_small_batch"], avdcnn_loss=never_zero) == ""
+    assert "mu=0.0" in feedback(Q_LOSS["test_avdcnn_loss_against_the_reference"], avdcnn_loss=never_zero)
+
+
+def test_q05_avdcnn_loss_unfinished_answer_is_called_unfinished_by_every_test():
+    for test in Q_LOSS.values():
+        message = feedback(test, avdcnn_loss=lambda *args: None)
+        assert "not done yet" in message or "Replace the `...`" in message, message
