@@ -14,8 +14,8 @@ The lecture lists five such tasks; each is a loss on the output of one ``PatchTe
   belongs to the image; negatives are other captions and *hard* ones that differ in one word
   (``hard_negatives``, ``PretrainingModel.itm_loss``).
 
-``linear_probe`` measures what a frozen representation makes easy to read off: a linear classifier on
-frozen features, fitted on some examples and scored on others.
+``linear_probe`` (from ``mmcourse.training``) measures what a frozen representation makes easy to read
+off: a linear classifier on frozen features, fitted on some examples and scored on others.
 
 Defined in notebook 08 (foundation models). Sources: lecture 11 (MIM, MLM, MMM, GC and ITM losses);
 Devlin et al. 2019 (BERT: MLM); He et al. 2022 (MAE: reconstruct hidden patches, loss on hidden ones only);
@@ -32,6 +32,7 @@ from mmcourse.contrastive import clip_loss
 from mmcourse.data.scenes import COLOURS, SHAPES, SceneConfig, scene_vocabulary
 from mmcourse.data.vocab import Vocabulary
 from mmcourse.multimodal import PatchTextEncoder
+from mmcourse.training import linear_probe  # noqa: F401  (re-exported: notebook 08 imports it from here)
 from mmcourse.transformer import TransformerConfig
 
 __all__ = ["MASK", "IGNORE", "pretraining_vocabulary", "mask_tokens", "hide_patches", "masked_patch_loss",
@@ -229,53 +230,3 @@ class PretrainingModel(nn.Module):
         labels = torch.cat([torch.ones(len(words)), (negatives == words).all(dim=1).float()])  # (2B,)
         logits = self.itm_logit(torch.cat([patches, patches]), torch.cat([words, negatives]))  # (2B,)
         return F.binary_cross_entropy_with_logits(logits, labels.to(logits.device))
-
-
-def linear_probe(train_features: torch.Tensor, train_targets: torch.Tensor, test_features: torch.Tensor,
-                 test_targets: torch.Tensor, l2: float = 1e-5, max_iter: int = 500, predictions: bool = False):
-    """Fit a linear classifier on frozen features and return its accuracy on the test features (and, with
-    ``predictions=True``, its test predictions: classes (N,) or booleans (N, K)).
-
-    ``targets`` (N,) int64 are classes (a softmax over them); ``targets`` (N, K) of 0/1 are K yes/no labels
-    (one logistic regression each), and an example counts as right only when all K answers are.
-    Features (N, D) are standardised with the training mean and spread; the fit minimises the mean
-    cross-entropy ``+ l2 · ‖W‖²`` with L-BFGS, from zero weights. Notebook 08.
-    """
-    for name, x, y in (("train", train_features, train_targets), ("test", test_features, test_targets)):
-        if not isinstance(x, torch.Tensor) or x.ndim != 2 or not isinstance(y, torch.Tensor) \
-                or y.ndim not in (1, 2) or len(x) != len(y):
-            raise ValueError(f"{name}_features must be (N, D) and {name}_targets (N,) classes or (N, K) yes/no "
-                             f"labels, with the same N; got {getattr(x, 'shape', type(x).__name__)} and "
-                             f"{getattr(y, 'shape', type(y).__name__)}")
-    if train_features.shape[1] != test_features.shape[1] or train_targets.shape[1:] != test_targets.shape[1:]:
-        raise ValueError("train and test must have the same number of features D (and of labels K)")
-    multilabel = train_targets.ndim == 2
-    if not multilabel and (train_targets.is_floating_point() or int(train_targets.min()) < 0):
-        raise ValueError("class targets (N,) must be int64 class indices >= 0")
-    mean, std = train_features.mean(0), train_features.std(0) + 1e-6
-    x_train, x_test = (train_features - mean) / std, (test_features - mean) / std  # (N, D)
-    outputs = train_targets.shape[1] if multilabel else int(max(train_targets.max(), test_targets.max())) + 1
-    probe = nn.Linear(x_train.shape[1], outputs)
-    nn.init.zeros_(probe.weight)  # a convex problem: start from zero, independent of any random state
-    nn.init.zeros_(probe.bias)
-    optimiser = torch.optim.LBFGS(probe.parameters(), max_iter=max_iter, line_search_fn="strong_wolfe")
-
-    def loss_of(logits):
-        if multilabel:
-            return F.binary_cross_entropy_with_logits(logits, train_targets.float())
-        return F.cross_entropy(logits, train_targets)
-
-    def closure():
-        optimiser.zero_grad()
-        loss = loss_of(probe(x_train)) + l2 * probe.weight.pow(2).sum()
-        loss.backward()
-        return loss
-
-    with torch.enable_grad():
-        optimiser.step(closure)
-    with torch.no_grad():
-        logits = probe(x_test)  # (N, K)
-    predicted = logits > 0 if multilabel else logits.argmax(dim=1)  # (N, K) yes/no, or (N,) classes
-    right = (predicted == test_targets.bool()).all(dim=1) if multilabel else predicted == test_targets
-    accuracy = float(right.float().mean())
-    return (accuracy, predicted) if predictions else accuracy

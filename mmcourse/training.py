@@ -5,6 +5,8 @@ what is new (the model and its loss). ``train`` takes the model, a function that
 of one batch, and the training tensors; it shuffles with a seeded generator, so the same seed gives
 the same model on every run.
 
+``linear_probe`` fits a linear classifier on frozen features: how easily a representation gives up a label.
+
 Defined in notebook 00 (welcome, "Training on CPU or GPU"); used by every notebook that trains.
 """
 from __future__ import annotations
@@ -13,10 +15,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-__all__ = ["TrainConfig", "train", "predict", "accuracy"]
+__all__ = ["TrainConfig", "train", "predict", "accuracy", "linear_probe"]
 
 
 @dataclass
@@ -116,3 +119,53 @@ def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
         raise ValueError(f"logits must be (N, classes) and labels (N,), got {tuple(logits.shape)} "
                          f"and {tuple(labels.shape)}")
     return (logits.argmax(dim=1) == labels.to(logits.device)).float().mean().item()
+
+
+def linear_probe(train_features: torch.Tensor, train_targets: torch.Tensor, test_features: torch.Tensor,
+                 test_targets: torch.Tensor, l2: float = 1e-5, max_iter: int = 500, predictions: bool = False):
+    """Fit a linear classifier on frozen features and return its accuracy on the test features (and, with
+    ``predictions=True``, its test predictions: classes (N,) or booleans (N, K)).
+
+    ``targets`` (N,) int64 are classes (a softmax over them); ``targets`` (N, K) of 0/1 are K yes/no labels
+    (one logistic regression each), and an example counts as right only when all K answers are.
+    Features (N, D) are standardised with the training mean and spread; the fit minimises the mean
+    cross-entropy ``+ l2 · ‖W‖²`` with L-BFGS, from zero weights. Defined in notebook 06; used in 08.
+    """
+    for name, x, y in (("train", train_features, train_targets), ("test", test_features, test_targets)):
+        if not isinstance(x, torch.Tensor) or x.ndim != 2 or not isinstance(y, torch.Tensor) \
+                or y.ndim not in (1, 2) or len(x) != len(y):
+            raise ValueError(f"{name}_features must be (N, D) and {name}_targets (N,) classes or (N, K) yes/no "
+                             f"labels, with the same N; got {getattr(x, 'shape', type(x).__name__)} and "
+                             f"{getattr(y, 'shape', type(y).__name__)}")
+    if train_features.shape[1] != test_features.shape[1] or train_targets.shape[1:] != test_targets.shape[1:]:
+        raise ValueError("train and test must have the same number of features D (and of labels K)")
+    multilabel = train_targets.ndim == 2
+    if not multilabel and (train_targets.is_floating_point() or int(train_targets.min()) < 0):
+        raise ValueError("class targets (N,) must be int64 class indices >= 0")
+    mean, std = train_features.mean(0), train_features.std(0) + 1e-6
+    x_train, x_test = (train_features - mean) / std, (test_features - mean) / std  # (N, D)
+    outputs = train_targets.shape[1] if multilabel else int(max(train_targets.max(), test_targets.max())) + 1
+    probe = nn.Linear(x_train.shape[1], outputs)
+    nn.init.zeros_(probe.weight)  # a convex problem: start from zero, independent of any random state
+    nn.init.zeros_(probe.bias)
+    optimiser = torch.optim.LBFGS(probe.parameters(), max_iter=max_iter, line_search_fn="strong_wolfe")
+
+    def loss_of(logits):
+        if multilabel:
+            return F.binary_cross_entropy_with_logits(logits, train_targets.float())
+        return F.cross_entropy(logits, train_targets)
+
+    def closure():
+        optimiser.zero_grad()
+        loss = loss_of(probe(x_train)) + l2 * probe.weight.pow(2).sum()
+        loss.backward()
+        return loss
+
+    with torch.enable_grad():
+        optimiser.step(closure)
+    with torch.no_grad():
+        logits = probe(x_test)  # (N, K)
+    predicted = logits > 0 if multilabel else logits.argmax(dim=1)  # (N, K) yes/no, or (N,) classes
+    right = (predicted == test_targets.bool()).all(dim=1) if multilabel else predicted == test_targets
+    accuracy = float(right.float().mean())
+    return (accuracy, predicted) if predictions else accuracy

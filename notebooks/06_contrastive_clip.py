@@ -64,7 +64,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 from torch import nn
 
@@ -75,7 +74,7 @@ from mmcourse.data.scenes import (COLOURS, SHAPES, SceneConfig, SceneSet, descri
                                   single_object_scenes)
 from mmcourse.exercises import student_or_reference
 from mmcourse.pipelines import ImageEncoder, SequenceEncoder
-from mmcourse.training import TrainConfig, train
+from mmcourse.training import TrainConfig, linear_probe, train
 
 generator = mmcourse.set_seed(0)
 device = mmcourse.get_device()
@@ -159,14 +158,13 @@ test_shape = torch.tensor([SHAPES.index(s.objects[0].shape) for s in test_seen.s
 PROBE_SHOTS = (1, 5, 10, 20, 50)  # labelled examples per shape
 
 
-def linear_probe(train_features, train_labels, test_features, test_labels, shots):
-    """Fit logistic regression on `shots` examples per class, return its accuracy on the test features."""
+def few_shot_probe(train_features, train_labels, test_features, test_labels, shots):
+    """mmcourse.training.linear_probe (logistic regression) fitted on `shots` examples per class; test accuracy."""
     keep = torch.cat([torch.nonzero(train_labels == c).flatten()[:shots] for c in train_labels.unique()])
-    probe = LogisticRegression(max_iter=500).fit(train_features[keep].numpy(), train_labels[keep].numpy())
-    return float(probe.score(test_features.numpy(), test_labels.numpy()))
+    return linear_probe(train_features[keep], train_labels[keep], test_features, test_labels)
 
 
-pixel_probe = {k: linear_probe(val_seen.images.flatten(1), val_shape, test_seen.images.flatten(1), test_shape, k)
+pixel_probe = {k: few_shot_probe(val_seen.images.flatten(1), val_shape, test_seen.images.flatten(1), test_shape, k)
                for k in PROBE_SHOTS}
 print("linear probe on pixels, shape accuracy by labelled images per shape:",
       ", ".join(f"{k}: {a:.2f}" for k, a in pixel_probe.items()))
@@ -767,8 +765,8 @@ plt.show()
 # it learned from captions only.
 
 # %%
-clip_probe = {k: linear_probe(embed_images(clip, val_seen.images), val_shape, embed_images(clip, test_seen.images),
-                              test_shape, k) for k in PROBE_SHOTS}
+clip_probe = {k: few_shot_probe(embed_images(clip, val_seen.images), val_shape, embed_images(clip, test_seen.images),
+                                test_shape, k) for k in PROBE_SHOTS}
 fig, ax = plt.subplots(figsize=(5, 3))
 ax.semilogx(PROBE_SHOTS, list(pixel_probe.values()), "o-", label="raw pixels (3,072)")
 ax.semilogx(PROBE_SHOTS, list(clip_probe.values()), "o-", label="CLIP image embedding (64)")
