@@ -14,9 +14,6 @@ The lecture lists five such tasks; each is a loss on the output of one ``PatchTe
   belongs to the image; negatives are other captions and *hard* ones that differ in one word
   (``hard_negatives``, ``PretrainingModel.itm_loss``).
 
-``linear_probe`` (from ``mmcourse.training``) measures what a frozen representation makes easy to read
-off: a linear classifier on frozen features, fitted on some examples and scored on others.
-
 Defined in notebook 08 (foundation models). Sources: lecture 11 (MIM, MLM, MMM, GC and ITM losses);
 Devlin et al. 2019 (BERT: MLM); He et al. 2022 (MAE: reconstruct hidden patches, loss on hidden ones only);
 Singh et al. 2022 (FLAVA: MLM, MIM, MMM, GC and ITM in one model); Kim et al. 2021 (ViLT: MLM and ITM on one
@@ -32,11 +29,10 @@ from mmcourse.contrastive import clip_loss
 from mmcourse.data.scenes import COLOURS, SHAPES, SceneConfig, scene_vocabulary
 from mmcourse.data.vocab import Vocabulary
 from mmcourse.multimodal import PatchTextEncoder
-from mmcourse.training import linear_probe  # noqa: F401  (re-exported: notebook 08 imports it from here)
 from mmcourse.transformer import TransformerConfig
 
 __all__ = ["MASK", "IGNORE", "pretraining_vocabulary", "mask_tokens", "hide_patches", "masked_patch_loss",
-           "hard_negatives", "PretrainingModel", "linear_probe"]
+           "hard_negatives", "PretrainingModel"]
 
 MASK = "<mask>"  # the word that replaces a hidden word
 IGNORE = -100  # target of a word that is not hidden: F.cross_entropy skips it (its ignore_index)

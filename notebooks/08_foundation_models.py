@@ -69,8 +69,8 @@ from mmcourse.contrastive import clip_loss, recall_at_k, similarity_matrix
 from mmcourse.data.scenes import COLOURS, SHAPES, SceneConfig, make_scenes
 from mmcourse.exercises import close, student_or_reference
 from mmcourse.multimodal import patchify
-from mmcourse.pretraining import IGNORE, MASK, PretrainingModel, linear_probe, pretraining_vocabulary
-from mmcourse.training import TrainConfig, train
+from mmcourse.pretraining import IGNORE, MASK, PretrainingModel, pretraining_vocabulary
+from mmcourse.training import TrainConfig, linear_probe, train
 from mmcourse.transformer import TransformerConfig
 
 notebook_start = time.perf_counter()

@@ -1,4 +1,4 @@
-"""Tests for mmcourse.pretraining: masking, hard negatives, the five objectives and the linear probe."""
+"""Tests for mmcourse.pretraining: masking, hard negatives and the five objectives."""
 import pytest
 import torch
 import torch.nn.functional as F
@@ -6,8 +6,8 @@ import torch.nn.functional as F
 from mmcourse.contrastive import clip_loss
 from mmcourse.data.scenes import COLOURS, SHAPES, make_scenes, scene_vocabulary
 from mmcourse.multimodal import patchify
-from mmcourse.pretraining import (IGNORE, MASK, PretrainingModel, hard_negatives, hide_patches, linear_probe,
-                                  mask_tokens, masked_patch_loss, pretraining_vocabulary)
+from mmcourse.pretraining import (IGNORE, MASK, PretrainingModel, hard_negatives, hide_patches, mask_tokens,
+                                  masked_patch_loss, pretraining_vocabulary)
 from mmcourse.transformer import TransformerConfig
 
 
@@ -238,55 +238,3 @@ def test_bad_mask_id_is_named():
     config = TransformerConfig(embed_dim=16, num_heads=2)
     with pytest.raises(ValueError, match="mask_id"):
         PretrainingModel(12, 30, 3, 8, config, mask_id=30)
-
-
-# ---- linear probe -----------------------------------------------------------------------------------
-def _blobs(seed, n=400, d=5, k=3):
-    g = torch.Generator().manual_seed(seed)
-    centres = torch.randn(k, d, generator=torch.Generator().manual_seed(99)) * 3
-    labels = torch.randint(0, k, (n,), generator=g)
-    return centres[labels] + torch.randn(n, d, generator=g), labels
-
-
-def test_linear_probe_matches_sklearn_logistic_regression():
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import StandardScaler
-
-    (x_train, y_train), (x_test, y_test) = _blobs(0), _blobs(1)
-    ours = linear_probe(x_train, y_train, x_test, y_test, l2=1e-3)
-    scaler = StandardScaler().fit(x_train.numpy())
-    # sklearn minimises ½‖W‖² + C Σ loss; ours mean loss + l2 ‖W‖², the same for C = 1 / (2 · l2 · N)
-    theirs = LogisticRegression(C=1 / (2 * 1e-3 * len(x_train)), max_iter=2000).fit(scaler.transform(x_train.numpy()),
-                                                                                      y_train.numpy())
-    assert abs(ours - theirs.score(scaler.transform(x_test.numpy()), y_test.numpy())) <= 0.01
-
-
-def test_linear_probe_multilabel_counts_an_example_right_only_when_all_labels_are():
-    x_train, y_train = _blobs(2)
-    x_test, y_test = _blobs(3)
-    one_hot_train, one_hot_test = F.one_hot(y_train, 3), F.one_hot(y_test, 3)
-    accuracy, predicted = linear_probe(x_train, one_hot_train, x_test, one_hot_test, predictions=True)
-    assert predicted.shape == (400, 3) and predicted.dtype == torch.bool
-    assert accuracy == pytest.approx(float((predicted == one_hot_test.bool()).all(1).float().mean()))
-    assert accuracy > 0.9
-    assert linear_probe(x_train, one_hot_train, x_test, 1 - one_hot_test) == 0.0  # every label wrong
-
-
-def test_linear_probe_on_random_labels_is_at_chance():
-    x_train, _ = _blobs(4)
-    x_test, _ = _blobs(5)
-    g = torch.Generator().manual_seed(6)
-    accuracy = linear_probe(x_train, torch.randint(0, 2, (400,), generator=g), x_test,
-                            torch.randint(0, 2, (400,), generator=g))
-    assert 0.4 < accuracy < 0.6
-
-
-@pytest.mark.parametrize("args, match", [((torch.zeros(4, 2), torch.zeros(3, dtype=torch.long), torch.zeros(4, 2),
-                                           torch.zeros(4, dtype=torch.long)), "train_features"),
-                                         ((torch.zeros(4, 2), torch.zeros(4, dtype=torch.long), torch.zeros(4, 3),
-                                           torch.zeros(4, dtype=torch.long)), "same number of features"),
-                                         ((torch.zeros(4, 2), torch.zeros(4), torch.zeros(4, 2), torch.zeros(4)),
-                                          "int64 class indices")])
-def test_linear_probe_rejects_bad_input_by_name(args, match):
-    with pytest.raises(ValueError, match=match):
-        linear_probe(*args)

@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mmcourse.training import TrainConfig, accuracy, predict, train
+from mmcourse.training import TrainConfig, accuracy, linear_probe, predict, train
 
 
 def _blobs(seed=0):
@@ -59,3 +59,56 @@ def test_train_rejects_mismatched_tensors_and_non_scalar_losses():
 def test_accuracy_rejects_mismatched_shapes():
     with pytest.raises(ValueError, match="logits"):
         accuracy(torch.zeros(3, 2), torch.zeros(4).long())
+
+
+# ---- linear_probe -------------------------------------------------------------------------------
+
+def _clusters(seed, n=400, d=5, k=3):
+    g = torch.Generator().manual_seed(seed)
+    centres = torch.randn(k, d, generator=torch.Generator().manual_seed(99)) * 3
+    labels = torch.randint(0, k, (n,), generator=g)
+    return centres[labels] + torch.randn(n, d, generator=g), labels
+
+
+def test_linear_probe_matches_sklearn_logistic_regression():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    (x_train, y_train), (x_test, y_test) = _clusters(0), _clusters(1)
+    ours = linear_probe(x_train, y_train, x_test, y_test, l2=1e-3)
+    scaler = StandardScaler().fit(x_train.numpy())
+    # sklearn minimises ½‖W‖² + C Σ loss; ours mean loss + l2 ‖W‖², the same for C = 1 / (2 · l2 · N)
+    theirs = LogisticRegression(C=1 / (2 * 1e-3 * len(x_train)), max_iter=2000).fit(scaler.transform(x_train.numpy()),
+                                                                                      y_train.numpy())
+    assert abs(ours - theirs.score(scaler.transform(x_test.numpy()), y_test.numpy())) <= 0.01
+
+
+def test_linear_probe_multilabel_counts_an_example_right_only_when_all_labels_are():
+    x_train, y_train = _clusters(2)
+    x_test, y_test = _clusters(3)
+    one_hot_train, one_hot_test = F.one_hot(y_train, 3), F.one_hot(y_test, 3)
+    accuracy, predicted = linear_probe(x_train, one_hot_train, x_test, one_hot_test, predictions=True)
+    assert predicted.shape == (400, 3) and predicted.dtype == torch.bool
+    assert accuracy == pytest.approx(float((predicted == one_hot_test.bool()).all(1).float().mean()))
+    assert accuracy > 0.9
+    assert linear_probe(x_train, one_hot_train, x_test, 1 - one_hot_test) == 0.0  # every label wrong
+
+
+def test_linear_probe_on_random_labels_is_at_chance():
+    x_train, _ = _clusters(4)
+    x_test, _ = _clusters(5)
+    g = torch.Generator().manual_seed(6)
+    accuracy = linear_probe(x_train, torch.randint(0, 2, (400,), generator=g), x_test,
+                            torch.randint(0, 2, (400,), generator=g))
+    assert 0.4 < accuracy < 0.6
+
+
+@pytest.mark.parametrize("args, match", [((torch.zeros(4, 2), torch.zeros(3, dtype=torch.long), torch.zeros(4, 2),
+                                           torch.zeros(4, dtype=torch.long)), "train_features"),
+                                         ((torch.zeros(4, 2), torch.zeros(4, dtype=torch.long), torch.zeros(4, 3),
+                                           torch.zeros(4, dtype=torch.long)), "same number of features"),
+                                         ((torch.zeros(4, 2), torch.zeros(4), torch.zeros(4, 2), torch.zeros(4)),
+                                          "int64 class indices")])
+def test_linear_probe_rejects_bad_input_by_name(args, match):
+    with pytest.raises(ValueError, match=match):
+        linear_probe(*args)
