@@ -33,7 +33,7 @@ CELL_TIMEOUT = 300  # seconds per cell; the bar is 60 s per notebook, this only 
 
 def sources() -> list[Path]:
     """Every notebook source, in syllabus order."""
-    return sorted(p for p in NOTEBOOKS.glob("[0-9][0-9]_*.py"))
+    return sorted(p for p in NOTEBOOKS.glob("[0-9][0-9]*_*.py"))
 
 
 def read_source(path: Path) -> nbformat.NotebookNode:

@@ -58,8 +58,8 @@ VIEWPORT = {"width": 1400, "height": 900}
 
 
 def notebooks(version: str) -> list[Path]:
-    """The notebooks of one version ("instructor" or "student"), found by name (NN_name.ipynb)."""
-    return sorted(VERSIONS[version].glob("[0-9][0-9]_*.ipynb"))
+    """The notebooks of one version ("instructor" or "student"), found by name (NN_name.ipynb, NNb_name.ipynb)."""
+    return sorted(VERSIONS[version].glob("[0-9][0-9]*_*.ipynb"))
 
 
 def chromium_available() -> bool:

@@ -1,0 +1,35 @@
+"""Notebook 00's exercise diagnoses are proven: the wrong answer that triggers each one gets its message.
+
+The test functions are taken from the notebook source exactly as otter takes them, and called with
+wrong implementations, as a student's notebook would call them.
+"""
+import numpy as np
+import pytest
+import torch
+
+from exercise_feedback import exercise_tests, feedback
+
+Q00 = exercise_tests("00_welcome", "q00_accuracy")
+
+
+def _right(logits, labels):
+    return (logits.argmax(1) == labels).float().mean().item()
+
+
+def test_q00_accuracy_passes_a_correct_answer():
+    assert all(feedback(t, accuracy_of=_right) == "" for t in Q00.values())
+
+
+@pytest.mark.parametrize("wrong, diagnosis", [
+    (lambda logits, labels: None, "not done yet"),
+    (lambda logits, labels: (logits.argmax(1) == labels).sum().item(), "number of correct predictions"),
+    (lambda logits, labels: (logits.argmax(0) == labels).float().mean().item(), "argmax over dim 0"),
+])
+def test_q00_accuracy_names_each_known_mistake(wrong, diagnosis):
+    assert diagnosis in feedback(Q00["test_accuracy_on_four_examples"], accuracy_of=wrong)
+
+
+def test_q00_accuracy_asks_for_a_python_float():
+    message = feedback(Q00["test_accuracy_on_random_logits"],
+                       accuracy_of=lambda logits, labels: (logits.argmax(1) == labels).float().mean())
+    assert "Python float" in message
