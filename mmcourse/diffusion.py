@@ -30,6 +30,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from mmcourse.positional import sinusoidal_encoding
+from mmcourse.training import show_progress
 
 __all__ = ["linear_betas", "cosine_betas", "DDPMSchedule", "classifier_free_guidance", "drop_condition",
            "TimestepEmbedding"]
@@ -246,7 +247,7 @@ class DDPMSchedule(nn.Module):
     @torch.no_grad()
     def sample(self, eps_model: Callable, shape, condition=None, guidance_scale: float = 1.0,
                null_condition=None, generator: torch.Generator | None = None, device=None,
-               progress: bool = True, return_trajectory: bool = False):
+               progress: bool | None = None, return_trajectory: bool = False):
         """Run the whole reverse process from ``x_T ~ N(0, I)`` of ``shape`` down to ``x_0``.
 
         Defined in notebook 07. ``eps_model(x_t, t)`` predicts the noise (``t`` a ``(B,)`` tensor); with
@@ -282,7 +283,7 @@ class DDPMSchedule(nn.Module):
         x = x_T.to(device)  # x_T ~ N(0, I)
         trajectory = [x.cpu()] if return_trajectory else None
         for t in tqdm(reversed(range(self.num_steps)), total=self.num_steps, desc="sampling", leave=False,
-                      disable=not progress):
+                      disable=not show_progress(progress)):
             t_batch = torch.full((B,), t, dtype=torch.int64, device=device)  # (B,)
             if condition is None:
                 eps = eps_model(x, t_batch)

@@ -3,7 +3,7 @@
 ``make results`` (``scripts/results.py``) runs every notebook headless with the environment
 variable ``MMCOURSE_RESULTS_FILE`` pointing at a JSON file; ``record`` adds each value to that file,
 and the runner gathers them into ``results/results.json``. Run by hand, ``record`` only keeps the
-value in ``recorded()`` and prints it.
+value in ``recorded()``. It never prints: a notebook shows its numbers in its own words.
 
 Defined in notebook 00 (welcome); used by every notebook.
 """
@@ -26,7 +26,7 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _recorded: dict[str, float] = {}
 
 
-def record(name: str, value, quiet: bool = False) -> float:
+def record(name: str, value) -> float:
     """Record a key number of this notebook for the results table and return it as a float.
 
     ``name`` is snake_case (``zero_shot_accuracy_unseen``); ``value`` is a finite real number
@@ -44,8 +44,6 @@ def record(name: str, value, quiet: bool = False) -> float:
         data = json.loads(file.read_text()) if file.exists() and file.stat().st_size else {}
         data[name] = value
         file.write_text(json.dumps(data, indent=2, sort_keys=True))
-    if not quiet:
-        print(f"recorded {name} = {value:.4g}")
     return value
 
 

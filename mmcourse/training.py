@@ -11,6 +11,7 @@ Defined in notebook 00 (welcome, "Training on CPU or GPU"); used by every notebo
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -19,7 +20,20 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-__all__ = ["TrainConfig", "train", "predict", "accuracy", "linear_probe"]
+__all__ = ["TrainConfig", "train", "predict", "accuracy", "linear_probe", "show_progress"]
+
+PROGRESS_ENV = "MMCOURSE_PROGRESS"
+
+
+def show_progress(progress: bool | None = None) -> bool:
+    """Whether to draw a progress bar: ``progress`` if given, else yes unless ``MMCOURSE_PROGRESS=0``.
+
+    ``make notebooks`` sets ``MMCOURSE_PROGRESS=0``: a bar is for a person waiting on a cell, and a bar
+    saved in a committed notebook would show a half-drawn "0%" to everyone who reads it on the web.
+    """
+    if progress is not None:
+        return bool(progress)
+    return os.environ.get(PROGRESS_ENV, "1").strip() != "0"
 
 
 @dataclass
@@ -31,7 +45,7 @@ class TrainConfig:
     lr: float = 3e-3  # Adam's learning rate
     weight_decay: float = 0.0  # L2 penalty on the weights (AdamW style)
     seed: int = 0  # seeds the shuffling of each epoch
-    progress: bool = True  # show a tqdm progress bar over epochs
+    progress: bool | None = None  # a tqdm bar over epochs; None: shown unless MMCOURSE_PROGRESS=0
     device: str | None = None  # None: keep the model where it is
 
     def __post_init__(self):
@@ -43,6 +57,8 @@ class TrainConfig:
             raise ValueError(f"lr must be > 0, got {self.lr!r}")
         if self.weight_decay < 0:
             raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
+        if self.progress is not None and not isinstance(self.progress, bool):
+            raise ValueError(f"progress must be True, False or None (follow MMCOURSE_PROGRESS), got {self.progress!r}")
 
 
 def _check_tensors(tensors: Sequence[torch.Tensor], name: str = "tensors") -> int:
@@ -82,7 +98,7 @@ def train(model: nn.Module, batch_loss: Callable[..., torch.Tensor], tensors: Se
     generator = torch.Generator().manual_seed(config.seed)
     history = []
     model.train()
-    epochs = tqdm(range(config.epochs), desc="training", disable=not config.progress, leave=False)
+    epochs = tqdm(range(config.epochs), desc="training", disable=not show_progress(config.progress), leave=False)
     for _ in epochs:
         order = torch.randperm(n, generator=generator)
         total, seen = 0.0, 0

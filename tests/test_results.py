@@ -10,16 +10,16 @@ from mmcourse.results import RESULTS_ENV, peak_rss_mb, record, recorded
 
 def test_record_returns_and_keeps_the_value_as_a_float(monkeypatch):
     monkeypatch.delenv(RESULTS_ENV, raising=False)
-    assert record("test_value", torch.tensor(0.25), quiet=True) == 0.25
+    assert record("test_value", torch.tensor(0.25)) == 0.25
     assert recorded()["test_value"] == 0.25
-    assert record("test_numpy", np.float32(2.0), quiet=True) == 2.0
+    assert record("test_numpy", np.float32(2.0)) == 2.0
 
 
 def test_record_appends_to_the_results_file_when_asked(tmp_path, monkeypatch):
     file = tmp_path / "metrics.json"
     monkeypatch.setenv(RESULTS_ENV, str(file))
-    record("first_metric", 1, quiet=True)
-    record("second_metric", 0.5, quiet=True)
+    record("first_metric", 1)
+    record("second_metric", 0.5)
     assert json.loads(file.read_text()) == {"first_metric": 1.0, "second_metric": 0.5}
 
 

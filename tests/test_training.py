@@ -112,3 +112,17 @@ def test_linear_probe_on_random_labels_is_at_chance():
 def test_linear_probe_rejects_bad_input_by_name(args, match):
     with pytest.raises(ValueError, match=match):
         linear_probe(*args)
+
+
+def test_show_progress_follows_the_argument_then_the_environment(monkeypatch):
+    from mmcourse.training import show_progress
+
+    monkeypatch.delenv("MMCOURSE_PROGRESS", raising=False)
+    assert show_progress() is True and show_progress(False) is False
+    monkeypatch.setenv("MMCOURSE_PROGRESS", "0")
+    assert show_progress() is False and show_progress(True) is True
+
+
+def test_train_config_names_a_progress_that_is_not_a_bool():
+    with pytest.raises(ValueError, match="progress must be True, False or None"):
+        TrainConfig(progress="yes")
