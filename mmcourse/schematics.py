@@ -131,30 +131,30 @@ def attention_five_steps(weights: Sequence[float] | None = None):
     left, right = -2.9, xs[-1] + 2.9
     _frame(ax, (left, right), (-0.5, 6.4), "attention in five steps")
     rows = {1: 0.0, 2: 1.3, 3: 2.6, 4: 3.9, 5: 5.5}
-    steps = {1: "1  encoder outputs h_t", 2: "2  u_t = tanh(W h_t)", 3: "3  e_t = qᵀ u_t",
-             4: "4  a = softmax(e)", 5: "5  c = Σ_t a_t h_t"}
+    steps = {1: "1  encoder outputs $h_t$", 2: r"2  $u_t = \tanh(W h_t)$", 3: r"3  $e_t = q^\top u_t$",
+             4: r"4  $a = \mathrm{softmax}(e)$", 5: r"5  $c = \sum_t a_t h_t$"}
     for step, y in rows.items():
         ax.text(left + 0.05, y, steps[step], fontsize=9, ha="left", va="center", fontweight="bold")
     for t, x in enumerate(xs, start=1):
-        _box(ax, x, rows[1], f"h_{t}", "encoder", width=0.9, height=0.45)
-        _box(ax, x, rows[2], f"u_{t}", "encoder", width=0.9, height=0.45)
-        _box(ax, x, rows[3], f"e_{t}", "state", width=0.9, height=0.45)
-        _arrow(ax, (x, rows[1] + 0.23), (x, rows[2] - 0.23), "W" if t == T else None)
+        _box(ax, x, rows[1], f"$h_{t}$", "encoder", width=0.9, height=0.45)
+        _box(ax, x, rows[2], f"$u_{t}$", "encoder", width=0.9, height=0.45)
+        _box(ax, x, rows[3], f"$e_{t}$", "state", width=0.9, height=0.45)
+        _arrow(ax, (x, rows[1] + 0.23), (x, rows[2] - 0.23), "$W$" if t == T else None)
         _arrow(ax, (x, rows[2] + 0.23), (x, rows[3] - 0.23))
         # step 4: the weight a_t as a bar, its height proportional to a_t
         height = 0.9 * a[t - 1] / a.max()
         ax.add_patch(plt.Rectangle((x - 0.3, rows[4] - 0.45), 0.6, height, facecolor=COLOURS["state"],
                                    edgecolor="#333333"))
-        ax.text(x, rows[4] - 0.6, f"a_{t}={a[t - 1]:.2f}", ha="center", va="top", fontsize=8)
+        ax.text(x, rows[4] - 0.6, f"$a_{t}$={a[t - 1]:.2f}", ha="center", va="top", fontsize=8)
         _arrow(ax, (x, rows[3] + 0.23), (x, rows[4] - 0.78), style="-")
-        # step 5: a_t h_t flows into the weighted sum
+        # step 5: each h_t, scaled by its weight a_t, flows into the weighted sum
         _arrow(ax, (x, rows[4] + 0.5), (xs.mean() + 0.25 * (x - xs.mean()) / max(1.0, xs[-1] / 2), rows[5] - 0.25),
-               colour="#777777")
-    q = _box(ax, xs[-1] + 1.6, rows[3], "q", "decoder", width=0.6, height=0.45)
+               "$a_t h_t$" if t == T else None, colour="#777777")
+    _box(ax, xs[-1] + 1.6, rows[3], "$q$", "decoder", width=0.6, height=0.45)
     _arrow(ax, (xs[-1] + 1.3, rows[3]), (xs[-1] + 0.45, rows[3]))
-    q.set_gid("q")
-    _box(ax, xs.mean(), rows[5], "context c", "state", width=1.6, height=0.5)
-    ax.text(xs[-1] + 1.6, rows[3] - 0.45, "trainable", fontsize=7, ha="center", va="top", color="#555555")
+    _box(ax, xs.mean(), rows[5], "context $c$", "state", width=1.6, height=0.5)
+    ax.text(xs[-1] + 1.6, rows[3] - 0.35, "one trainable\nquery, scored\nagainst every $u_t$", fontsize=7,
+            ha="center", va="top", color="#555555")
     fig.tight_layout()
     return fig
 

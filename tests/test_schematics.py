@@ -44,8 +44,8 @@ def _overlapping(fig):
 DRAWINGS = {
     "encoder_state_decoder": (schematics.encoder_state_decoder, ["encoder", "intermediate state h", "decoder",
                                                                  "encoder A", "encoder B", "shared encoder"]),
-    "attention_five_steps": (schematics.attention_five_steps, ["h_1", "u_t = tanh(W h_t)", "e_t = qᵀ u_t",
-                                                               "softmax", "c = Σ_t a_t h_t", "context c"]),
+    "attention_five_steps": (schematics.attention_five_steps, ["$h_1$", r"$u_t = \tanh(W h_t)$", r"$e_t = q^\top u_t$",
+                                                               "softmax", r"$c = \sum_t a_t h_t$", "context $c$"]),
     "transformer_block": (schematics.transformer_block, ["multi-head\nself-attention", "add & norm", "feed-forward",
                                                          "masked multi-head", "encoder–decoder", "keys and values"]),
     "transformer_block_pre_norm": (lambda: schematics.transformer_block(norm_first=True), ["layer norm", "add"]),
@@ -70,8 +70,8 @@ def test_no_box_of_a_diagram_lies_on_another(name):
 def test_the_five_steps_draw_one_column_per_time_step_and_the_given_weights():
     fig = schematics.attention_five_steps([0.5, 0.25, 0.25])
     text = _texts(fig)
-    assert "h_3" in text and "h_4" not in text
-    assert "a_1=0.50" in text and "a_3=0.25" in text
+    assert "$h_3$" in text and "$h_4$" not in text
+    assert "$a_1$=0.50" in text and "$a_3$=0.25" in text
 
 
 def test_pre_norm_puts_a_layer_norm_before_every_sublayer_and_post_norm_none():
