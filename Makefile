@@ -6,6 +6,7 @@
 #   make notebooks  re-execute the notebook sources and refresh the committed .ipynb outputs
 #   make results    run every notebook headless and write results/results.json and RESULTS.md
 #                   (NAMES="04_positional_encoding ..." re-measures only those, keeping the other rows)
+#   make size       words and cells in each notebook's core (the lecture-sized bar; make test checks it too)
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -16,7 +17,7 @@ JOBS   ?= 2
 SUBMISSIONS ?= submissions
 TIMEOUT ?= 300
 
-.PHONY: setup lab lab-solutions test student grade notebooks results check-sync clean
+.PHONY: setup lab lab-solutions test student grade notebooks results size check-sync clean
 
 setup: $(STAMP)
 
@@ -50,6 +51,9 @@ notebooks: setup
 
 results: setup
 	$(BIN)/python scripts/nbtools.py results $(NAMES)
+
+size: setup
+	$(BIN)/python scripts/notebook_size.py $(NAMES)
 
 check-sync: setup
 	$(BIN)/python scripts/nbtools.py check
