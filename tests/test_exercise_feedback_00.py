@@ -33,3 +33,31 @@ def test_q00_accuracy_asks_for_a_python_float():
     message = feedback(Q00["test_accuracy_on_random_logits"],
                        accuracy_of=lambda logits, labels: (logits.argmax(1) == labels).float().mean())
     assert "Python float" in message
+
+
+Q00_MEANS = exercise_tests("00_welcome", "q00_class_means")
+
+
+def _means_right(features, labels):
+    return torch.stack([features[labels == k].mean(dim=0) for k in range(int(labels.max()) + 1)])
+
+
+def test_q00_class_means_passes_a_correct_answer():
+    assert all(feedback(t, class_means=_means_right) == "" for t in Q00_MEANS.values())
+
+
+@pytest.mark.parametrize("wrong, diagnosis", [
+    (lambda features, labels: None, "not done yet"),
+    (lambda features, labels: _means_right(features, labels).T, "one column per class"),
+    (lambda features, labels: torch.stack([features[labels == k].sum(dim=0) for k in range(int(labels.max()) + 1)]),
+     "you summed the examples"),
+    (lambda features, labels: features.mean(dim=0).expand(int(labels.max()) + 1, -1), "average of all examples"),
+])
+def test_q00_class_means_names_each_known_mistake(wrong, diagnosis):
+    assert diagnosis in feedback(Q00_MEANS["test_class_means_of_six_points"], class_means=wrong)
+
+
+def test_q00_class_means_hidden_test_catches_a_wrong_answer():
+    message = feedback(Q00_MEANS["test_class_means_against_sklearn"],
+                       class_means=lambda features, labels: _means_right(features, labels) + 0.1)
+    assert "NearestCentroid" in message
