@@ -26,70 +26,49 @@
 #
 # **Learning goals.** After this notebook you can
 #
-# - explain attention as a *soft* lookup: a query is compared with every key, the comparisons become
-#   weights between 0 and 1 that sum to 1, and the answer is the weighted average of the values;
-# - compute the lecture's five steps ($h_t$, $u_t = \tanh(W h_t)$, $e_t = q^\top u_t$, a softmax, and
-#   $\sum_t a_t h_t$) by hand on real speech, and read the learned weights off a spectrogram;
-# - name the usual score functions (dot, scaled dot, general, additive) and say why the dot product is
-#   divided by $\sqrt{d_k}$;
-# - write self-attention with queries, keys and values, and mask it (padding, causal);
-# - compare how a bidirectional RNN, a convolution and self-attention connect the positions of a sequence,
-#   and how a fixed convolution kernel differs from an attention filter computed from the data;
-# - split a layer into heads and merge them again, and check your multi-head attention against
-#   `torch.nn.MultiheadAttention`;
-# - train a cross-attention in which the words of a caption look at the patches of an image.
+# - explain attention as a *soft* lookup: the query is compared with every key, and the answer is the
+#   average of the values weighted by those comparisons;
+# - write the lecture's five steps that pool a recurrent encoder's outputs, and read the learned weights
+#   off a spectrogram;
+# - name the usual score functions and say why the dot product is divided by $\sqrt{d_k}$;
+# - write masked self-attention and multi-head attention, checked against PyTorch's;
+# - measure what encoder–decoder attention adds to notebook 02's sequence-to-sequence model.
 #
 # **Where this sits in the lecture.** Lecture 11 introduces attention on its way to the transformer:
-# "attention is *weighted* averaging, which lets you do lookups". It contrasts a lookup table with a soft
-# lookup, lists five steps that pool the outputs of a recurrent encoder, and then generalises them:
-# self-attention (each input attends to all others, including itself) against a bidirectional RNN and a
-# convolution; convolution's fixed kernels against attention's dynamic filters on an image; multi-head
-# attention; and the encoder–decoder attention that connects two sequences, or two modalities.
-# Notebook 04 adds positions and stacks all of this into a transformer.
-
-# %% [markdown]
-# ## Setup
-#
-# Every model in this notebook is tiny and trains in seconds on a CPU, so the notebook computes on the
-# CPU whatever device torch sees. We also ask torch for a single thread: the matrix products of a small
-# recurrent network, one time step after another, are too small to be worth sharing between cores, and
-# when other programs keep the cores busy, several threads spend their time waiting for each other.
+# "attention is *weighted* averaging, which lets you do lookups". It lists five steps that pool a recurrent
+# encoder's outputs, generalises them to self-attention and multi-head attention, and joins encoder and
+# decoder by an "encoder-decoder attention block". Notebook 03b goes further; notebook 04 builds the
+# transformer. Every model here trains in seconds on a CPU.
 
 # %%
 import math
-import textwrap
-import time
+from dataclasses import replace
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 import torch.nn.functional as F
-from matplotlib.colors import LogNorm
 from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 import mmcourse
-from mmcourse import attention, check_shape, widgets
-from mmcourse.data import TEST_VOICES, load_photo, load_spoken_digits, log_mel_spectrogram, pad_or_trim
-from mmcourse.data.scenes import COLOURS, SHAPES, make_scenes, scene_vocabulary
+from mmcourse import attention, check_shape, pipelines, schematics, widgets
+from mmcourse.data import TEST_VOICES, load_spoken_digits, log_mel_spectrogram, pad_or_trim
 from mmcourse.exercises import close, student_or_reference
+from mmcourse.seq2seq_attention import LETTERS, EncoderDecoder, letter_reversals
 from mmcourse.training import TrainConfig, accuracy, predict, train
-from mmcourse.multimodal import patchify
 
 generator = mmcourse.set_seed(0)
 device = mmcourse.get_device()
-torch.set_num_threads(1)
-print("torch sees:", device, "(this notebook computes on the CPU, on one thread)")
+torch.set_num_threads(1)  # small recurrent models step by step: one thread is the fastest
 
 # %% [markdown]
 # ## 1 · A lookup table, and a soft one
 #
-# **Intuition.** A lookup table (a Python `dict`) holds **keys** that map to **values**. A **query**
-# either equals one of the keys, and you get that key's value, or it equals none, and you get an error.
-# Attention never fails that way: the query is compared with *every* key, each comparison becomes a weight
-# between 0 and 1, and the answer is the sum of the values multiplied by their weights.
-#
-# Our table maps six colours of the rainbow (keys: their RGB values) to the wavelength of light we see as
-# that colour (values, in nanometres).
+# **Intuition.** In a lookup table (a Python `dict`) a **query** either equals one of the **keys**, and you
+# get that key's **value**, or it equals none, and you get an error. Attention compares the query with
+# *every* key, turns each comparison into a weight between 0 and 1, and returns the weighted sum of the values.
+# Our table maps six rainbow colours (keys: RGB) to the wavelength we see as that colour (values, in nm).
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -108,16 +87,15 @@ except KeyError:
 
 # %% [markdown]
 # **Math.** Write the keys as vectors $k_1, \dots, k_N$, the values as $v_1, \dots, v_N$ and the query as
-# $q$. The soft lookup scores each key by its similarity to the query, here the dot product of unit vectors
-# (the cosine), turns the scores into weights with a softmax at a *temperature* $\tau$, and returns the
-# weighted sum of the values:
+# $q$. The soft lookup scores each key by its similarity to the query, here the cosine, turns the scores into
+# weights with a softmax at a *temperature* $\tau$, and returns the weighted sum of the values:
 #
 # $$e_i = \frac{q^\top k_i}{\lVert q \rVert \lVert k_i \rVert}, \qquad
 #   a_i = \frac{\exp(e_i / \tau)}{\sum_{j=1}^{N} \exp(e_j / \tau)}, \qquad
 #   \text{output} = \sum_{i=1}^{N} a_i v_i .$$
 #
-# Every $a_i$ is between 0 and 1 and they sum to 1. A small $\tau$ sharpens the weights towards the best
-# key (a hard lookup of the nearest key); a large $\tau$ flattens them towards $1/N$ (the plain average).
+# A small $\tau$ sharpens the weights towards the best key (a hard lookup of the nearest key); a large $\tau$
+# flattens them towards $1/N$ (the plain average).
 
 # %%
 keys = F.normalize(torch.tensor([rainbow[name][0] for name in colour_names]), dim=1)  # (N, 3) unit vectors
@@ -135,28 +113,25 @@ def soft_lookup(query, keys, values, temperature=0.1):
 
 
 query = torch.tensor(pinkish_red)
-check_shape(soft_lookup(query, keys, values)[1], (len(colour_names),), "weights");
+check_shape(soft_lookup(query, keys, values)[1], (len(colour_names),), "weights")
+sharp_output, sharp_weights = soft_lookup(query, keys, values, 1e-3)
+nearest = colour_names[int((keys @ F.normalize(query, dim=0)).argmax())]
+assert abs(sharp_weights.sum() - 1) < 1e-6 and (sharp_weights >= 0).all(), "attention weights are a distribution"
+assert abs(sharp_output - wavelength_nm[nearest]) < 1e-3, "at a tiny temperature the soft lookup is a hard lookup"
+assert abs(soft_lookup(query, keys, values, 1e3)[0] - values.mean()) < 0.1, "at a huge one it is the plain mean"
 
 # %%
 # NBVAL_CHECK_OUTPUT
 for tau in (1.0, 0.1, 0.01):
     out, a = soft_lookup(query, keys, values, tau)
     print(f"τ = {tau:<5}: output {out:6.1f} nm, weights " + " ".join(f"{n} {w:.2f}" for n, w in zip(colour_names, a)))
-nearest = colour_names[int((keys @ F.normalize(query, dim=0)).argmax())]
 print(f"nearest key: {nearest}; plain average of all values: {values.mean():.1f} nm")
-
-# %%
-sharp_output, sharp_weights = soft_lookup(query, keys, values, 1e-3)
-assert abs(sharp_weights.sum() - 1) < 1e-6 and (sharp_weights >= 0).all(), "attention weights are a distribution"
-assert abs(sharp_output - wavelength_nm[nearest]) < 1e-3, "at a tiny temperature the soft lookup is a hard lookup"
-assert abs(soft_lookup(query, keys, values, 1e3)[0] - values.mean()) < 0.1, "at a huge one it is the plain mean"
 
 # %% [markdown]
 # ## 2 · Attention is a weighted average
 #
-# The lecture's summary: *attention is just a weighted average, and this is very powerful if the weights are
-# learned.* Because the weights are non-negative and sum to 1, the output always lies between the smallest and
-# the largest value (for vector values: inside their convex hull). Two familiar operations are special cases:
+# The lecture: *attention is just a weighted average, and this is very powerful if the weights are learned.*
+# The output always lies between the smallest and the largest value. Two familiar operations are special cases:
 #
 # | weights | the weighted average is |
 # |---|---|
@@ -164,8 +139,7 @@ assert abs(soft_lookup(query, keys, values, 1e3)[0] - values.mean()) < 0.1, "at 
 # | uniform $1/N$ | the plain mean of the values (mean pooling) |
 # | a softmax of learned scores | something in between, chosen by the model for each query |
 #
-# The temperature slides between the first two. The picture shows the output and the weights as $\tau$ goes
-# from sharp to flat.
+# The temperature slides between the first two, as the picture shows.
 
 # %%
 taus = torch.logspace(-3, 1, 60)
@@ -186,9 +160,8 @@ plt.show()
 # %% [markdown]
 # ## 3 · The five steps, on real speech
 #
-# The lecture's attention sits on top of a recurrent encoder. The encoder reads a sequence and produces one
-# output vector $h_t$ per time step; attention then pools them into a single vector for the whole sequence,
-# giving more weight to the steps that matter:
+# The lecture's attention sits on top of a recurrent encoder, which gives one output $h_t$ per time step;
+# attention pools them into one vector for the whole sequence, giving more weight to the steps that matter:
 #
 # 1. get the encoder outputs $h_t$ (from the RNN);
 # 2. transform them: $u_t = \tanh(W h_t)$, with a trainable $W$;
@@ -196,12 +169,18 @@ plt.show()
 # 4. turn the scores into a distribution: $[a_1 \dots a_T] = \mathrm{softmax}([e_1 \dots e_T])$;
 # 5. take the weighted sum $\sum_{t=1}^{T} a_t h_t$.
 #
-# Our sequences are spoken digits. Each recording becomes a log-mel spectrogram, a sequence of frames of 32
-# numbers (the loudness in 32 frequency bands, every 20 ms). A bidirectional GRU (a recurrent network that reads
-# the frames in both directions) gives $h_t$, attention pools them, and a linear layer names the digit. The
-# test set is three voices that the model never hears in training (`TEST_VOICES`).
-#
-# ### 3.1 The data: frames, lengths and padding
+# The lecture's diagram, bottom to top: every $u_t$ is scored against the one query $q$, and the bars are the
+# weights $a_t$ that mix the $h_t$ into the context $c$.
+
+# %%
+schematics.attention_five_steps()
+plt.show()
+
+# %% [markdown]
+# Our sequences are spoken digits: log-mel spectrograms, one frame of 32 mel bands every 20 ms. A
+# bidirectional GRU gives $h_t$, attention pools them, and a linear layer names the digit. The test set is
+# three voices never heard in training. Recordings differ in length, so a batch is padded with zeros to the
+# longest; `attention.padding_mask(lengths, T)` is True at the real frames.
 
 # %%
 speech = load_spoken_digits()
@@ -218,11 +197,7 @@ is_test = torch.tensor([s in TEST_VOICES for s in speech.speakers])  # (N,)
 # standardise each mel band with the mean and spread of the real training frames; padding stays exactly 0
 real_train_frames = frames[~is_test][frame_mask[~is_test]]  # (frames, 32)
 x_all = (frames - real_train_frames.mean(0)) / real_train_frames.std(0) * frame_mask[..., None]  # (N, T, 32)
-check_shape(x_all, (N, T, M), "x_all")
 labels = speech.labels
-
-# %%
-# NBVAL_CHECK_OUTPUT
 train_voices = sorted(set(speech.speakers) - set(TEST_VOICES))
 print(f"{N} recordings padded to T = {T} frames of {M} mel bands; "
       f"real lengths {int(lengths.min())}–{int(lengths.max())} frames (mean {lengths.float().mean():.1f})")
@@ -230,26 +205,19 @@ print(f"training: {int((~is_test).sum())} recordings of {len(train_voices)} voic
       f"test: {int(is_test.sum())} recordings of the held-out voices {', '.join(TEST_VOICES)}")
 
 # %% [markdown]
-# Padding makes a batch one rectangle, but the padded frames are not speech: attention must give them no
-# weight at all. `attention.padding_mask(lengths, T)` is True at the real frames; the picture shows it for
-# the first twelve recordings.
-
-# %%
-fig, ax = plt.subplots(figsize=(7, 2.2))
-ax.imshow(frame_mask[:12], cmap="Greys", aspect="auto", interpolation="nearest")
-ax.set(xlabel="frame t", ylabel="recording", title="padding mask: black = real frame, white = padding")
-plt.show()
-
-# %% [markdown]
-# ### 3.2 The model, trained as a digit classifier
+# ### 3.1 The model, trained as a digit classifier
 #
-# Step 1 is the GRU; steps 2–5 are `attention.AttentionPooling`, which holds the trainable $W$ (a linear
-# layer without bias) and $q$; the classifier reads the pooled vector. Nobody tells the model which frames
-# matter: the weights are learned only because they help to name the digit.
+# Step 1 is the GRU; steps 2–5 are `attention.AttentionPooling`, which holds the trainable $W$ and $q$.
+# Nobody tells the model which frames matter: the weights are learned because they help to name the digit.
+#
+# **Padding.** A GRU run over the padded rectangle reads the padding too. The forward direction meets it only
+# after the last real frame, but the backward direction *starts* in it: its states at the real frames would
+# depend on how much padding the batch happened to need. `pack_padded_sequence` hands the GRU each
+# recording's real frames only.
 
 # %%
 class SpokenDigitAttention(nn.Module):
-    """A bidirectional GRU over spectrogram frames, attention pooling (the five steps), a linear classifier."""
+    """A bidirectional GRU over the real frames (packed), attention pooling (the five steps), a linear classifier."""
 
     def __init__(self, n_mels=32, hidden=32, attn_dim=32, classes=10):
         super().__init__()
@@ -257,101 +225,50 @@ class SpokenDigitAttention(nn.Module):
         self.pool = attention.AttentionPooling(2 * hidden, attn_dim)
         self.classifier = nn.Linear(2 * hidden, classes)
 
+    def encode(self, x, mask):
+        """Step 1: h_t for the real frames of each recording, 0 at the padding."""
+        packed = pack_padded_sequence(x, mask.sum(dim=1), batch_first=True, enforce_sorted=False)
+        h, _ = pad_packed_sequence(self.encoder(packed)[0], batch_first=True, total_length=x.shape[1])
+        return h  # (B, T, 2·hidden)
+
     def forward(self, x, mask):
-        h, _ = self.encoder(x)  # (B, T, 2·hidden): step 1
-        context, weights = self.pool(h, mask)  # (B, 2·hidden), (B, T): steps 2–5
+        context, weights = self.pool(self.encode(x, mask), mask)  # (B, 2·hidden), (B, T): steps 2–5
         return self.classifier(context)  # (B, classes)
 
 
 model = SpokenDigitAttention()
-start = time.perf_counter()
 history = train(model, lambda x, m, y: F.cross_entropy(model(x, m), y),
                 (x_all[~is_test], frame_mask[~is_test], labels[~is_test]),
                 TrainConfig(epochs=15, batch_size=32, lr=3e-3))
-train_seconds = time.perf_counter() - start
 attention_pooling_accuracy = accuracy(predict(model, x_all[is_test], frame_mask[is_test]), labels[is_test])
-print(f"trained in {train_seconds:.1f} s; final training loss {history[-1]:.3f}")
 print(f"accuracy on the {int(is_test.sum())} recordings of the held-out voices: {attention_pooling_accuracy:.3f}")
 mmcourse.record("attention_pooling_accuracy", attention_pooling_accuracy)
 assert attention_pooling_accuracy >= 0.9, "attention pooling should recognise digits spoken by unseen voices"
 
 # %% [markdown]
-# ### 3.3 The five steps, one at a time
-#
-# Now we open the trained model and run the five steps by hand on four test recordings, checking the shape
-# after each step. Letters: $B$ recordings, $T$ frames, $D_h$ = 64 features of $h_t$ (32 per direction),
-# $D_u$ = 32 features of $u_t$.
+# **Measurement.** One test recording, padded once to its own length and once to the batch's $T$: how much
+# do the states at its real frames change, packed and (the same GRU) run over the whole rectangle?
 
 # %%
-test_index = torch.nonzero(is_test).flatten()
-examples = torch.stack([test_index[labels[test_index] == d][0] for d in (3, 5, 7, 9)])  # a 3, 5, 7 and 9
-x_batch, mask_batch = x_all[examples], frame_mask[examples]  # (B, T, 32), (B, T)
-B = len(examples)
-W = model.pool.W.weight.detach()  # (D_u, D_h)
-q = model.pool.q.detach()  # (D_u,)
-D_u, D_h = W.shape
-print(f"B = {B}, T = {T}, D_h = {D_h}, D_u = {D_u}; real lengths {lengths[examples].tolist()}")
-
-# %% [markdown]
-# **Step 1.** The encoder outputs $h_t$, one vector per frame. The GRU reads the frames left to right and
-# right to left; $h_t$ is both directions' states at frame $t$, side by side.
-
-# %%
+i = int(torch.nonzero(is_test)[0])
+n = int(lengths[i])
 with torch.no_grad():
-    h, _ = model.encoder(x_batch)  # (B, T, D_h)
-check_shape(h, (B, T, D_h), "h");
+    packed_short, packed_long = model.encode(x_all[i:i + 1, :n], frame_mask[i:i + 1, :n]), \
+        model.encode(x_all[i:i + 1], frame_mask[i:i + 1])[:, :n]  # (1, n, 64) each
+    plain_short, plain_long = model.encoder(x_all[i:i + 1, :n])[0], model.encoder(x_all[i:i + 1])[0][:, :n]
+for name, short, long in (("packed", packed_short, packed_long), ("whole rectangle", plain_short, plain_long)):
+    gap_forward, gap_backward = ((short - long)[..., half].abs().max() for half in (slice(0, 32), slice(32, 64)))
+    print(f"{name:15s}: {n} real frames padded to {n} vs {T}: largest change of a forward state {gap_forward:.2f}, "
+          f"of a backward state {gap_backward:.2f}")
+
+assert float((packed_short - packed_long).abs().max()) < 1e-5, "packed: the padding changes no state"
+assert float((plain_short - plain_long)[..., 32:].abs().max()) > 1e-2, "unpacked: the backward states read the padding"
 
 # %% [markdown]
-# **Step 2.** $u_t = \tanh(W h_t)$: each $h_t$ is mapped to a smaller vector (dimension reduction,
-# $D_h = 64 \to D_u = 32$) squashed into $(-1, 1)$. For all frames at once, $U = \tanh(H W^\top)$.
-
-# %%
-u = torch.tanh(h @ W.T)  # (B, T, D_u)
-check_shape(u, (B, T, D_u), "u");
-
-# %% [markdown]
-# **Step 3.** $e_t = q^\top u_t$: the trained query $q$ scores every frame by a dot product (a similarity).
-# The query is the same for every recording: it encodes *what kind of frame is worth listening to*.
-
-# %%
-e = u @ q  # (B, T)
-check_shape(e, (B, T), "e");
-
-# %% [markdown]
-# **Step 4.** $[a_1 \dots a_T] = \mathrm{softmax}([e_1 \dots e_T])$, over the real frames only: a padded
-# frame gets the score $-\infty$, so $\exp(-\infty) = 0$ makes its weight exactly 0.
-
-# %%
-a = e.masked_fill(~mask_batch, float("-inf")).softmax(dim=1)  # (B, T)
-check_shape(a, (B, T), "a")
-print("weights sum to", a.sum(dim=1).tolist(), "| largest weight on padding:", float(a[~mask_batch].max()))
-
-# %% [markdown]
-# **Step 5.** The context vector $c = \sum_{t=1}^{T} a_t h_t$: one vector of $D_h$ numbers per recording,
-# whatever its length. This is what the classifier reads.
-
-# %%
-context = (a.unsqueeze(-1) * h).sum(dim=1)  # (B, T, 1) * (B, T, D_h) summed over t -> (B, D_h)
-check_shape(context, (B, D_h), "context");
-
-# %% [markdown]
-# **Check against references.** The course's `attention.attention_pooling` (which the model ran) must agree,
-# and so must PyTorch's fused `F.scaled_dot_product_attention`: the five steps are dot-product attention
-# with one query $q$, the keys $u_t$ and the values $h_t$, and no scaling.
-
-# %%
-reference_context, reference_weights = attention.attention_pooling(h, W, q, mask_batch)
-torch_context = F.scaled_dot_product_attention(q.expand(B, 1, D_u), u, h, attn_mask=mask_batch[:, None, :],
-                                               scale=1.0)[:, 0]  # (B, D_h)
-print(f"largest difference from attention_pooling: {(context - reference_context).abs().max():.1e}, "
-      f"from torch's scaled_dot_product_attention: {(context - torch_context).abs().max():.1e}")
-assert torch.allclose(context, reference_context, atol=1e-5) and torch.allclose(context, torch_context, atol=1e-5)
-assert torch.allclose(a, reference_weights, atol=1e-6)
-
-# %% [markdown]
-# ### Exercise 3.1: steps 3 to 5
+# Packed, the padding changes no state. Over the whole rectangle the forward states are the same, and the
+# backward states change: they started in the padding.
 #
-# Now you write them.
+# ### 3.2 The five steps, written by you
 
 # %% [raw]
 # # BEGIN QUESTION
@@ -359,16 +276,12 @@ assert torch.allclose(a, reference_weights, atol=1e-6)
 # points: 3
 
 # %% [markdown]
-# **Exercise 3.1: the five steps.** Complete `attention_steps(h, W, q, mask=None)`. It receives the encoder
-# outputs `h` of shape `(B, T, D_h)`, the matrix `W` of shape `(D_u, D_h)`, the query `q` of shape `(D_u,)`
-# and an optional boolean `mask` of shape `(B, T)`, True at real frames. Step 2 is written for you. Write
-#
-# - step 3, the scores $e_t = q^\top u_t$, shape `(B, T)`;
-# - step 4, the weights $a = \mathrm{softmax}(e)$ over the frames $t$ of each sequence; where `mask` is
-#   False the weight must be exactly 0 (give those scores $-\infty$ first, e.g. with `masked_fill`);
-# - step 5, the context $\sum_t a_t h_t$, shape `(B, D_h)`;
-#
-# and `return context, weights`.
+# **Exercise 3.1: attention pooling.** Write the model's pooling yourself, so that we can open the trained
+# model and see where it listens. `attention_steps(h, W, q, mask=None)` receives the encoder outputs `h`
+# `(B, T, D_h)` of a padded batch, the trained `W` `(D_u, D_h)` and `q` `(D_u,)`, and an optional boolean
+# `mask` `(B, T)`, True at real frames. It returns `(context, weights)`: each recording's context vector of
+# the five steps `(B, D_h)` and its frames' weights `(B, T)`. A padded frame is not speech: its weight must be
+# exactly 0, and the real frames' weights must still form a distribution.
 
 # %% [raw]
 # # BEGIN SOLUTION
@@ -376,9 +289,9 @@ assert torch.allclose(a, reference_weights, atol=1e-6)
 # %%
 def attention_steps(h, W, q, mask=None):
     """The lecture's steps 2-5 for encoder outputs h (B, T, D_h): returns (context (B, D_h), weights (B, T))."""
+    # BEGIN SOLUTION
     # Step 2: u_t = tanh(W h_t)
     u = torch.tanh(h @ W.T)  # (B, T, D_u)
-    # BEGIN SOLUTION
     # Step 3: e_t = qᵀ u_t
     e = u @ q  # (B, T)
     # Step 4: a = softmax(e) over t, with padded frames at -inf so that their weight is 0
@@ -420,6 +333,8 @@ def test_attention_steps_on_a_padded_batch(attention_steps):
                     "step 5 averages the encoder outputs h_t, not the transformed u_t: context = Σ_t a_t h_t")
     same_shape(weights, (B, T), "the weights a (for h of shape (3, 6, 8))")
     same_shape(context, (B, D_h), "the context Σ_t a_t h_t (for h of shape (3, 6, 8))")
+    not_the_mistake(weights, ((h @ W.T) @ q).masked_fill(~mask, float("-inf")).softmax(dim=1), "the weights a",
+                    "your scores are q·(W h_t) without the tanh of step 2: u_t = tanh(W h_t)")
     not_the_mistake(weights, e_masked.softmax(dim=0), "the weights a",
                     "you took the softmax over the batch (dim 0); the frames of one sequence are along dim 1")
     not_the_mistake(weights, e.softmax(dim=1) * mask, "the weights a",
@@ -468,8 +383,9 @@ test_attention_steps_without_a_mask_and_with_one_frame(attention_steps)
 # # END QUESTION
 
 # %% [markdown]
-# The rest of the notebook uses your function if it agrees with the course's `attention.attention_pooling`.
-# A function that returns two tensors is compared tensor by tensor:
+# The rest of the notebook uses your function if it agrees with `attention.attention_pooling` on four test
+# recordings. The five steps are dot-product attention with one query $q$, keys $u_t$ and values $h_t$, so
+# PyTorch's `F.scaled_dot_product_attention` must agree too.
 
 # %%
 def both_close(got, expected):
@@ -478,11 +394,24 @@ def both_close(got, expected):
     close(got[1], expected[1], "the second result")
 
 
+test_index = torch.nonzero(is_test).flatten()
+examples = torch.stack([test_index[labels[test_index] == d][0] for d in (3, 5, 7, 9)])  # a 3, 5, 7 and 9
+x_batch, mask_batch = x_all[examples], frame_mask[examples]  # (B, T, 32), (B, T)
+B = len(examples)
+W = model.pool.W.weight.detach()  # (D_u, D_h)
+q = model.pool.q.detach()  # (D_u,)
+D_u, D_h = W.shape
+with torch.no_grad():
+    h = model.encode(x_batch, mask_batch)  # (B, T, D_h)
 attention_steps = student_or_reference(attention_steps, attention.attention_pooling, (h, W, q, mask_batch),
                                        "attention_steps", check=both_close)
+context, a = attention_steps(h, W, q, mask_batch)  # (B, D_h), (B, T)
+torch_context = F.scaled_dot_product_attention(q.expand(B, 1, D_u), torch.tanh(h @ W.T), h,
+                                               attn_mask=mask_batch[:, None, :], scale=1.0)[:, 0]  # (B, D_h)
+assert torch.allclose(context, torch_context, atol=1e-5), "the five steps are dot-product attention with one query"
 
 # %% [markdown]
-# ### 3.4 Picture: where the model listens
+# ### 3.3 Picture: where the model listens
 #
 # The learned weights $a_t$ of one recording of each digit by the held-out voices, drawn over the
 # spectrogram. The dashed line marks the end of the real frames.
@@ -515,14 +444,13 @@ peak_share = float((a_shown.max(dim=1).values * lengths[shown]).mean())
 print(f"the largest weight is on average {peak_share:.1f}× the uniform weight 1/T_real")
 
 # %% [markdown]
-# The weights are far from uniform: the model listens to the voiced part of the word (for some digits to a
-# few frames of it, for others to the whole vowel), gives almost nothing to the silence before and after it,
-# and nothing at all to the padding.
+# The weights are far from uniform: the model listens to the voiced part of the word, gives almost nothing
+# to the silence around it, and nothing at all to the padding.
 #
 # ## 4 · Other score functions
 #
-# The lecture notes that *there are many ways of doing steps 2 and 3*, that is, of scoring how well a key
-# matches a query. The four classic ones, for a query $q$ and a key $k$ of dimension $d_k$:
+# The lecture: *there are many ways of doing step 2 and 3*, that is, of scoring a key against a query. The
+# four classic ones, for a query $q$ and a key $k$ of dimension $d_k$:
 #
 # | name | score $e(q, k)$ | from |
 # |---|---|---|
@@ -531,9 +459,8 @@ print(f"the largest weight is on average {peak_share:.1f}× the uniform weight 1
 # | general (bilinear) | $q^\top W k$ | Luong et al. (2015) |
 # | additive (concat) | $v^\top \tanh(W_1 q + W_2 k)$ | Bahdanau et al. (2015) |
 #
-# The lecture's steps 2–3 are the additive score with a constant query: set $W_1 = 0$, $W_2 = W$ and
-# $v = q$, and $v^\top \tanh(W_1 q + W_2 h_t) = q^\top \tanh(W h_t) = e_t$. The `mmcourse.attention`
-# module has all four; each turns $L_q$ queries and $L_k$ keys into an $(L_q, L_k)$ matrix of scores.
+# The lecture's steps 2–3 are the additive score with $W_1 = 0$, $W_2 = W$ and $v = q$. `mmcourse.attention`
+# has all four; each turns $L_q$ queries and $L_k$ keys into an $(L_q, L_k)$ matrix of scores.
 
 # %%
 g = torch.Generator().manual_seed(1)
@@ -551,15 +478,13 @@ with torch.no_grad():
     additive.W2.weight.copy_(W)
     additive.v.copy_(q)
     e_additive = additive(torch.zeros(B, 1, 1), h)[:, 0]  # (B, 1, T) -> (B, T)
-assert torch.allclose(e_additive, e, atol=1e-5), "steps 2-3 are the additive score with W1 = 0"
-print("the additive score with W1 = 0, W2 = W, v = q reproduces the lecture's e_t: OK")
+assert torch.allclose(e_additive, torch.tanh(h @ W.T) @ q, atol=1e-5), "steps 2-3 are the additive score, W1 = 0"
 
 # %% [markdown]
 # **Why divide by $\sqrt{d_k}$?** If the entries of $q$ and $k$ are independent with mean 0 and variance 1,
 # then $q^\top k = \sum_{i=1}^{d_k} q_i k_i$ is a sum of $d_k$ terms of variance 1, so its variance is $d_k$.
-# Long vectors give large scores, and a softmax of large scores is almost one-hot: nearly all the weight on
-# one key, and gradients close to zero for the others. Dividing by $\sqrt{d_k}$ brings the variance back to 1
-# whatever the dimension. We measure it on random vectors.
+# A softmax of large scores is almost one-hot, with gradients close to zero for all keys but one. Dividing by
+# $\sqrt{d_k}$ brings the variance back to 1 whatever the dimension. Measured on random vectors:
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -590,10 +515,9 @@ assert saturation["dot"][-1] > 0.9 > 0.5 > saturation["scaled dot"][-1], "unscal
 # ## 5 · Self-attention: queries, keys and values from one sequence
 #
 # **Intuition.** In the five steps one learned query looked at every frame. In **self-attention** *every*
-# element of a sequence asks its own question of all the elements, itself included, in the lecture's words
-# "how much attention each input should pay to the other inputs". Each element plays three roles, through
-# three learned projections: a **query** (what it looks for), a **key** (what it offers to be found by) and a
-# **value** (what it hands over when it is found).
+# element asks its own question of all the elements, in the lecture's words "how much attention each input
+# should pay to the other inputs (including itself)". Through three learned projections each element is a
+# **query** (what it looks for), a **key** (what it is found by) and a **value** (what it hands over).
 #
 # **Math.** For a sequence $X$ of shape $(T, C)$ and trainable $W_Q, W_K$ of shape $(C, d_k)$ and $W_V$ of
 # shape $(C, d_v)$:
@@ -601,14 +525,10 @@ assert saturation["dot"][-1] > 0.9 > 0.5 > saturation["scaled dot"][-1], "unscal
 # $$Q = X W_Q, \quad K = X W_K, \quad V = X W_V, \qquad
 #   \mathrm{Attention}(Q, K, V) = \mathrm{softmax}\!\left(\frac{Q K^\top}{\sqrt{d_k}}\right) V .$$
 #
-# Row $i$ of the $(T, T)$ weight matrix is the distribution of query $i$ over all keys. A **mask** forbids
-# some pairs by setting their scores to $-\infty$ before the softmax:
-#
-# - a **padding mask** forbids the padded keys (every query may look only at real frames);
-# - a **causal mask** forbids the future: query $i$ may look at keys $j \le i$ only (a decoder that writes
-#   a sequence one element at a time must not read what it has not written yet).
-#
-# Masks here are boolean and **True where attention is allowed**, as in `F.scaled_dot_product_attention`.
+# Row $i$ of the $(T, T)$ weights is query $i$'s distribution over the keys. A **mask** forbids pairs by
+# setting their scores to $-\infty$ before the softmax: a **padding mask** forbids the padded keys; a **causal
+# mask** forbids the future, keys $j > i$ (a decoder must not read what it has not written yet). Masks here
+# are boolean and **True where attention is allowed**, as in `F.scaled_dot_product_attention`.
 
 # %% [raw]
 # # BEGIN QUESTION
@@ -616,16 +536,13 @@ assert saturation["dot"][-1] > 0.9 > 0.5 > saturation["scaled dot"][-1], "unscal
 # points: 3
 
 # %% [markdown]
-# **Exercise 3.2: scaled dot-product attention with a mask.** Write `masked_attention(query, key, value, mask=None)`
-# for a query of shape `(..., Lq, d_k)`, a key of shape `(..., Lk, d_k)` and a value of shape `(..., Lk, d_v)`
-# (the `...` are batch dimensions, for example `B` or `B, H`). `mask` is None or a boolean tensor that broadcasts
-# to `(..., Lq, Lk)`, **True where the query may attend to the key**. Return the pair `(output, weights)`:
-#
-# - `weights` $= \mathrm{softmax}(Q K^\top / \sqrt{d_k})$ over the keys (the last dimension), shape `(..., Lq, Lk)`,
-#   with weight exactly 0 wherever the mask is False;
-# - `output` $=$ `weights` $\cdot V$, shape `(..., Lq, d_v)`.
-#
-# `key.transpose(-2, -1)` swaps the last two dimensions whatever the batch dimensions are.
+# **Exercise 3.2: masked attention.** Write `masked_attention(query, key, value, mask=None)`: the scaled
+# dot-product attention above for a query `(..., Lq, d_k)`, a key `(..., Lk, d_k)` and a value `(..., Lk, d_v)`,
+# where `...` stands for any batch dimensions (`B`, or `B, H`). `mask` is None or a boolean tensor that
+# broadcasts to `(..., Lq, Lk)`, True where a query may attend to a key. Return `(output, weights)`, the
+# weights `(..., Lq, Lk)` included, so that we can draw them. One function then serves every mask of this
+# notebook and, with the heads as one more batch dimension, multi-head attention: a forbidden pair must get a
+# weight of exactly 0, and every query's weights must still sum to 1.
 
 # %% [raw]
 # # BEGIN SOLUTION
@@ -740,9 +657,8 @@ masked_attention = student_or_reference(masked_attention, attention.scaled_dot_p
 # %% [markdown]
 # ### 5.1 Self-attention over spoken frames, checked against PyTorch
 #
-# We run self-attention over the same four recordings, with projections $W_Q, W_K, W_V$ drawn at random
-# (seeded) from 32 to $d_k = d_v = 16$ features, a padding mask on the keys and, in a second run, a causal
-# mask as well; PyTorch's fused `F.scaled_dot_product_attention` computes the same thing in one call.
+# Self-attention over the four recordings, with random (seeded) projections from 32 to $d_k = d_v = 16$
+# features, a padding mask and then a causal mask as well, against PyTorch's fused call.
 
 # %%
 C, d_k = M, 16
@@ -764,10 +680,9 @@ mmcourse.record("sdpa_max_abs_diff_vs_torch", max_difference)
 assert max_difference < 1e-5
 
 # %% [markdown]
-# **Picture.** For the picture we let each frame be its own key and value, scaled to unit length
-# ($W_K = W_V = I$), and its own query made sharper ($W_Q = 20 I$): then frame $i$ attends to the frames that
-# *sound like it*. On one recording: the two masks, and the weights they allow. Bright blocks on the diagonal
-# are stretches of similar sound (a vowel, the silence before the word).
+# **Picture.** Each frame, scaled to unit length, is its own key and value ($W_K = W_V = I$) and a sharpened
+# query ($W_Q = 20 I$): frame $i$ attends to the frames that *sound like it*. Bright blocks on the diagonal are
+# stretches of similar sound.
 
 # %%
 one = 2  # the recording of '7'
@@ -793,218 +708,20 @@ assert float(weights_pad[0][:, n_one:].max()) == 0.0 and float(weights_causal[0]
 
 # %% [markdown]
 # Columns past the last real frame are empty (padding mask), and nothing lies above the diagonal (causal
-# mask). The padded *rows* still have weights: a padded query may look at real keys; its output is simply
-# ignored later.
+# mask). Padded *rows* still have weights; their outputs are ignored later.
 #
-# ## 6 · BiRNN, convolution and self-attention
+# ## 6 · Multi-head attention
 #
-# The lecture draws three ways of encoding a sequence. They differ in which inputs each output can see,
-# and in how many steps the information must travel:
-#
-# - a **bidirectional RNN** passes a state from step to step: every output depends on every input, but
-#   through a chain of up to $T$ steps that must run one after another;
-# - a **convolution** with a kernel of size $k$ mixes only a window of $k$ neighbours: to connect positions
-#   $T$ apart it needs about $T/(k-1)$ layers;
-# - **self-attention** connects every pair of positions in a single step, at a cost of $T^2$ scores.
-#
-# **Measurement.** How much does input $x_j$ influence output $y_i$? The size of the derivative
-# $\lVert \partial y_i / \partial x_j \rVert$, computed for all pairs with `torch.autograd.functional.jacobian`
-# for one (randomly initialised) layer of each kind, on a sequence of 24 elements.
-
-# %%
-T_demo, C_demo = 24, 8
-g = torch.Generator().manual_seed(0)
-x_demo = torch.randn(T_demo, C_demo, generator=g)  # (T, C)
-torch.manual_seed(0)
-birnn = nn.GRU(C_demo, C_demo // 2, batch_first=True, bidirectional=True)
-conv = nn.Conv1d(C_demo, C_demo, kernel_size=3, padding=1)
-self_attention = attention.MultiHeadAttention(C_demo, num_heads=1)
-encoders = {
-    "BiRNN": lambda x: birnn(x[None])[0][0],  # (T, C) -> (T, C)
-    "convolution (k = 3)": lambda x: conv(x.T[None])[0].T,
-    "self-attention": lambda x: self_attention(x[None], x[None], x[None])[0][0],
-}
-influence = {}
-for name, encode in encoders.items():
-    jacobian = torch.autograd.functional.jacobian(encode, x_demo)  # (T, C, T, C): ∂y[i, c] / ∂x[j, c']
-    norms = jacobian.norm(dim=(1, 3))  # (T, T): ||∂y_i / ∂x_j||
-    influence[name] = norms / norms.max(dim=1, keepdim=True).values  # each row relative to its largest entry
-    check_shape(influence[name], (T_demo, T_demo), f"influence of {name}")
-
-# %%
-fig, axes = plt.subplots(1, 3, figsize=(12, 3.4), layout="constrained")
-for ax, (name, matrix) in zip(axes, influence.items()):
-    image = ax.imshow(matrix.clamp(min=1e-6), norm=LogNorm(1e-6, 1), cmap="viridis")
-    ax.set(title=name, xlabel="input position j", ylabel="output position i")
-fig.colorbar(image, ax=axes, label="||∂y_i/∂x_j|| (relative, log)")
-plt.show()
-
-# %%
-# NBVAL_CHECK_OUTPUT
-distance = (torch.arange(T_demo)[:, None] - torch.arange(T_demo)[None, :]).abs()  # (T, T): |i - j|
-params = {"BiRNN": birnn, "convolution (k = 3)": conv, "self-attention": self_attention}
-sequential = {"BiRNN": "T = 24", "convolution (k = 3)": "1", "self-attention": "1"}
-layers_needed = {"BiRNN": 1, "convolution (k = 3)": math.ceil((T_demo - 1) / 2), "self-attention": 1}
-print(f"{'layer':20s} {'inputs seen by y_i':>18s} {'steps in sequence':>18s} {'layers to link 0 and 23':>24s} "
-      f"{'parameters':>10s}")
-for name, matrix in influence.items():
-    seen = (matrix > 1e-9).sum(dim=1).float().mean()
-    n_params = sum(p.numel() for p in params[name].parameters())
-    print(f"{name:20s} {seen:18.1f} {sequential[name]:>18s} {layers_needed[name]:24d} {n_params:10d}")
-
-# %%
-for name in ("BiRNN", "self-attention"):
-    decay = [float(influence[name][distance == d].mean()) for d in (1, 5, 15)]
-    print(f"{name:15s} mean relative influence at distance 1, 5, 15: " + ", ".join(f"{v:.1e}" for v in decay))
-assert float(influence["convolution (k = 3)"][distance > 1].max()) == 0.0, "a k = 3 convolution sees 3 inputs"
-assert float(influence["self-attention"].min()) > 1e-6 and float(influence["BiRNN"].min()) > 0
-
-# %% [markdown]
-# The convolution's influence is a band three wide: nothing outside its window. The BiRNN sees everything,
-# but an input's influence fades with every step it has to travel through the recurrence (orders of
-# magnitude over 15 steps), and the 24 steps cannot run in parallel. Self-attention sees every input, at
-# every distance, in one step. The price is a score for every pair: $T^2$ of them, which notebook 04 meets
-# again, along with the other thing self-attention lacks: it does not know the *order* of its inputs.
-#
-# ## 7 · Fixed kernels and dynamic filters on an image
-#
-# **Intuition.** The lecture: *convolution layers use fixed weights (kernels) to filter information;
-# self-attention layers dynamically compute attention filters to show how well a pixel matches its
-# neighbours.* A convolution applies the *same* kernel at every pixel. An attention filter is computed anew
-# for each pixel from the image itself: the pixel is the query, its neighbours are keys and values, and
-# neighbours that look like it get more weight.
-#
-# **Math.** For pixel $i$ with colour $x_i$ and its $7 \times 7$ neighbourhood $\mathcal N(i)$:
-#
-# $$\text{convolution: } y_i = \sum_{j \in \mathcal N(i)} w_{j - i}\, x_j , \qquad
-#   \text{attention: } y_i = \sum_{j \in \mathcal N(i)} a_{ij}\, x_j, \quad
-#   a_{ij} = \mathrm{softmax}_{j \in \mathcal N(i)}\!\left(-\frac{\lVert x_i - x_j \rVert^2}{\tau}\right).$$
-#
-# The kernel $w$ depends only on the offset $j - i$ (here a Gaussian blur); $a_{ij}$ depends on the colours.
-# The score $-\lVert x_i - x_j\rVert^2 = 2 x_i^\top x_j - \lVert x_i\rVert^2 - \lVert x_j\rVert^2$ is a dot product
-# plus terms that either cancel in the softmax ($\lVert x_i \rVert^2$, the same for every key) or act as a
-# bias per key. No training is needed to see the difference: we denoise a photo with both.
-
-# %%
-photo = torch.from_numpy(load_photo()).permute(2, 0, 1)[None]  # (1, 3, 600, 512)
-clean = F.avg_pool2d(photo, 4)  # (1, 3, 150, 128): smaller, so every filter runs in a blink
-noisy = clean + 0.1 * torch.randn(clean.shape, generator=torch.Generator().manual_seed(0))
-_, _, H_img, W_img = clean.shape
-k = 7  # neighbourhood size
-offsets = torch.arange(k) - k // 2
-
-
-def gaussian_kernel(sigma):
-    """A k×k Gaussian blur kernel: the same weights at every pixel."""
-    w = torch.exp(-(offsets[:, None] ** 2 + offsets[None, :] ** 2) / (2 * sigma ** 2))  # (k, k)
-    return w / w.sum()
-
-
-def neighbourhoods(image):
-    """Each pixel's k×k neighbourhood: (1, 3, H, W) -> (3, k·k, H·W)."""
-    padded = F.pad(image, (k // 2,) * 4, mode="reflect")
-    return F.unfold(padded, k).view(3, k * k, -1)
-
-
-def fixed_filter(image, sigma):
-    """Convolution with a Gaussian kernel, channel by channel."""
-    padded = F.pad(image, (k // 2,) * 4, mode="reflect")
-    return F.conv2d(padded, gaussian_kernel(sigma).expand(3, 1, k, k), groups=3)  # (1, 3, H, W)
-
-
-def attention_filter(image, tau):
-    """Each pixel attends to its neighbours by colour similarity: returns (filtered image, weights (k·k, H·W))."""
-    hood = neighbourhoods(image)  # (3, k·k, H·W): keys and values
-    query_colour = image.view(3, 1, -1)  # (3, 1, H·W): each pixel is the query of its own neighbourhood
-    # e_ij = -||x_i - x_j||² / τ
-    e = -((hood - query_colour) ** 2).sum(dim=0) / tau  # (k·k, H·W)
-    a = e.softmax(dim=0)  # (k·k, H·W): a different filter for every pixel
-    # y_i = Σ_j a_ij x_j
-    return (a.unsqueeze(0) * hood).sum(dim=1).view_as(image), a
-
-
-def psnr(image):
-    """Peak signal-to-noise ratio against the clean photo, in dB (higher is better)."""
-    return 10 * math.log10(1 / float(((image - clean) ** 2).mean()))
-
-
-sigmas = (0.5, 0.75, 1.0, 1.5)
-blurred = {s: fixed_filter(noisy, s) for s in sigmas}
-best_sigma = max(sigmas, key=lambda s: psnr(blurred[s]))
-TAU_PIXEL = 0.1
-denoised, pixel_weights = attention_filter(noisy, TAU_PIXEL)
-check_shape(denoised, (1, 3, H_img, W_img), "denoised")
-check_shape(pixel_weights, (k * k, H_img * W_img), "pixel_weights")
-print(f"PSNR: noisy {psnr(noisy):.1f} dB; best Gaussian kernel (σ = {best_sigma}) {psnr(blurred[best_sigma]):.1f} dB; "
-      f"attention filter {psnr(denoised):.1f} dB")
-mmcourse.record("fixed_kernel_psnr_db", psnr(blurred[best_sigma]))
-mmcourse.record("attention_filter_psnr_db", psnr(denoised))
-assert psnr(denoised) > psnr(blurred[best_sigma]) + 2, "the dynamic filter should denoise better than any fixed blur"
-
-# %% [markdown]
-# **Picture.** The four images, and the filters at two pixels: one in a flat region and one on an edge.
-# The convolution kernel is the same at both; the attention filter at the edge keeps to its own side.
-
-# %%
-gray = clean.mean(dim=1)[0]  # (H, W)
-edge_strength = (gray[1:-1, 2:] - gray[1:-1, :-2]).abs() + (gray[2:, 1:-1] - gray[:-2, 1:-1]).abs()  # (H-2, W-2)
-inner = edge_strength[20:-20, 20:-20]  # stay away from the borders: inner[i, j] is pixel (i + 21, j + 21)
-edge_pixel = tuple(int(v) + 21 for v in np.unravel_index(int(inner.argmax()), inner.shape))
-calm = F.avg_pool2d(inner[None], 5, 1, 2)[0]  # edge strength averaged over 5×5: small in flat regions
-flat_pixel = tuple(int(v) + 21 for v in np.unravel_index(int(calm.argmin()), inner.shape))
-
-
-def show_rgb(ax, image, title):
-    ax.imshow(image[0].permute(1, 2, 0).clamp(0, 1))
-    ax.set_title(title, fontsize=9)
-    ax.axis("off")
-
-
-fig, axes = plt.subplots(1, 4, figsize=(12, 3.6))
-show_rgb(axes[0], noisy, f"noisy: {psnr(noisy):.1f} dB")
-show_rgb(axes[1], blurred[best_sigma], f"fixed kernel: {psnr(blurred[best_sigma]):.1f} dB")
-show_rgb(axes[2], denoised, f"attention filter: {psnr(denoised):.1f} dB")
-show_rgb(axes[3], clean, "clean")
-for (r, c), colour in ((flat_pixel, "cyan"), (edge_pixel, "yellow")):
-    axes[0].plot(c, r, "s", mfc="none", mec=colour, ms=8)
-plt.show()
-
-shown_filters = [gaussian_kernel(best_sigma)] + [pixel_weights[:, r * W_img + c].view(k, k)
-                                                  for r, c in (flat_pixel, edge_pixel)]
-top = max(float(f.max()) for f in shown_filters)  # one colour scale for the three filters
-fig, axes = plt.subplots(1, 3, figsize=(8, 2.8))
-axes[0].imshow(shown_filters[0], cmap="viridis", vmin=0, vmax=top)
-axes[0].set_title("fixed kernel (every pixel)", fontsize=9)
-for ax, weights, name in ((axes[1], shown_filters[1], "flat pixel (cyan)"),
-                          (axes[2], shown_filters[2], "edge pixel (yellow)")):
-    ax.imshow(weights, cmap="viridis", vmin=0, vmax=top)
-    ax.set_title(f"attention filter, {name}", fontsize=9)
-for ax in axes:
-    ax.set_xticks([])
-    ax.set_yticks([])
-fig.tight_layout()
-plt.show()
-
-# %% [markdown]
-# The fixed kernel cannot tell noise from edges, so the blur that removes the noise also smears the
-# edges; the attention filter averages only over neighbours of similar colour, which removes noise and keeps
-# edges. (Image processing knows this filter as the *bilateral* or *non-local means* filter; non-local
-# neural networks and vision transformers learn the projections instead of fixing them.)
-#
-# ## 8 · Multi-head attention
-#
-# **Intuition.** One softmax gives one distribution per query, so a single attention can look for one thing
-# at a time. *Transformers use multi-head attention to look at different aspects of the inputs*: $H$ heads
-# attend in parallel, each with its own projections, and their outputs are concatenated.
+# **Intuition.** One softmax gives one distribution per query: one thing looked for at a time. *Transformers
+# use multi-head attention to look at different aspects of the inputs*: $H$ heads attend in parallel, each
+# with its own projections, and their outputs are concatenated.
 #
 # **Math.** With $C$ features split into $H$ heads of $D = C / H$:
 #
 # $$\mathrm{head}_h = \mathrm{Attention}(Q W_Q^{h}, K W_K^{h}, V W_V^{h}), \qquad
 #   \mathrm{MultiHead}(Q, K, V) = \mathrm{Concat}(\mathrm{head}_1, \dots, \mathrm{head}_H)\, W_O .$$
 #
-# In practice one $(C, C)$ projection computes all heads at once, and its $C$ output features are cut into
-# $H$ blocks of $D$: **split** $(B, L, C) \to (B, H, L, D)$, attend in every head at once (the head axis is
-# just one more batch axis), then **merge** $(B, H, L, D) \to (B, L, C)$.
+# One $(C, C)$ projection computes all heads at once; its $C$ outputs are cut into $H$ blocks of $D$.
 
 # %% [raw]
 # # BEGIN QUESTION
@@ -1012,14 +729,10 @@ plt.show()
 # points: 2
 
 # %% [markdown]
-# **Exercise 3.3: split and merge heads.** Write
-#
-# - `split_heads(x, num_heads)`: `x` of shape `(B, L, C)` to `(B, H, L, D)` with `H = num_heads` and
-#   `D = C // H`, where head `h` holds the features `h·D … h·D + D − 1` of every position;
-# - `merge_heads(x)`: `(B, H, L, D)` back to `(B, L, H·D)`, so that `merge_heads(split_heads(x, H))` is `x`.
-#
-# Hint: a reshape alone keeps the order of the numbers in memory; you also need to swap two axes
-# (`.transpose(1, 2)`). After a transpose, use `.reshape` (not `.view`).
+# **Exercise 3.3: heads.** Write `split_heads(x, num_heads)`, which turns the output of that projection,
+# `(B, L, C)`, into `(B, H, L, D)` with `D = C / H`, so that head `h` holds the features `h·D … h·D + D − 1` of
+# every position; and `merge_heads(x)`, its inverse from `(B, H, L, D)` to `(B, L, H·D)`. With them the head
+# axis becomes one more batch axis, and your `masked_attention` runs every head at once.
 
 # %% [raw]
 # # BEGIN SOLUTION
@@ -1110,10 +823,10 @@ merge_heads = student_or_reference(merge_heads, attention.merge_heads, (attentio
                                    "merge_heads")
 
 # %% [markdown]
-# ### 8.1 Multi-head attention by hand, checked against `torch.nn.MultiheadAttention`
+# ### 6.1 Multi-head attention by hand, checked against `torch.nn.MultiheadAttention`
 #
 # We take PyTorch's layer with its random initial weights, compute the same thing with `split_heads`,
-# `masked_attention` and `merge_heads`, and compare both the outputs and the weights of every head. Mind the
+# `masked_attention` and `merge_heads`, and compare the outputs and the weights of every head. Mind the
 # masks: PyTorch's `key_padding_mask` is True at the keys to *ignore*, the opposite of ours.
 
 # %%
@@ -1157,210 +870,166 @@ mmcourse.record("mha_max_abs_diff_vs_torch", mha_difference)
 assert mha_difference < 1e-5
 
 # %% [markdown]
-# ### 8.2 Picture: two heads, two aspects
+# ## 7 · Encoder–decoder attention: past the bottleneck
 #
-# What does "different aspects" mean? We build a two-head attention by hand over the pixels of a scene
-# image. Every pixel's feature vector has $C = 8$ numbers: its colour as a unit vector (3 numbers and a 0),
-# then its position as $(\cos \pi y / S, \sin \pi y / S, \cos \pi x / S, \sin \pi x / S)$, where $S = 32$ is the
-# image size. The projections are fixed, not learned: head 1 reads the colour block, head 2 the position block
-# ($q^\top k$ of two position blocks is $\cos(\pi \Delta y/S) + \cos(\pi \Delta x/S)$, largest for nearby pixels);
-# each head's $W_Q$ is a multiple of the identity, which sets how sharp it is.
+# **Intuition.** Notebook 02's encoder–decoder reverses sequences of letters. Its decoder sees the input only
+# through one state vector of 128 numbers, and notebook 02 blamed that bottleneck for its failures on longer
+# sequences. The lecture's transformer joins encoder and decoder by "an encoder-decoder attention block
+# (similar to the original attention)": at every output step the decoder *asks* the encoder states for what it
+# needs. We test 02's claim: the same task, sizes and training budget, with and without that attention.
+#
+# **Math.** The encoder reads the letters $x_1 \dots x_S$ into states $h_1 \dots h_S$; $s_t$ is the decoder's
+# state at output step $t$. The query is the decoder state; the keys and values are the encoder states:
+#
+# $$a_{tj} = \mathrm{softmax}_j\!\left(\frac{s_t^\top h_j}{\sqrt{H}}\right), \qquad
+#   c_t = \sum_{j=1}^{S} a_{tj} h_j, \qquad p(y_t \mid y_{<t}, x) = \mathrm{softmax}\big(U [s_t ; c_t] + b\big).$$
+#
+# Without it, $p(y_t \mid y_{<t}, x) = \mathrm{softmax}(U s_t + b)$, and $s_0 = h_S$ is all the decoder learns
+# of the input. In training the decoder reads the true previous letters (teacher forcing), so its states of
+# a whole batch are known at once, and the attention is one call of your `masked_attention`: queries
+# $(B, T, H)$, keys and values $(B, S, H)$, a padding mask on the keys. It adds no parameters but the wider $U$.
 
 # %%
-demo_scenes = make_scenes(50, seed=3)
-# a scene with three objects, two of them of the same colour
-pick = next(i for i, scene in enumerate(demo_scenes.scenes)
-            if len(scene.objects) == 3 and len({o.colour for o in scene.objects}) == 2)
-scene_image = demo_scenes.images[pick]  # (3, 32, 32)
-S = scene_image.shape[-1]
-ys, xs = torch.meshgrid(torch.arange(S, dtype=torch.float32), torch.arange(S, dtype=torch.float32), indexing="ij")
-colour_block = F.pad(F.normalize(scene_image.permute(1, 2, 0).reshape(S * S, 3), dim=1), (0, 1))  # (S·S, 4)
-angle_y, angle_x = math.pi * ys.flatten() / S, math.pi * xs.flatten() / S
-position_block = torch.stack([angle_y.cos(), angle_y.sin(), angle_x.cos(), angle_x.sin()], dim=1)  # (S·S, 4)
-pixels = torch.cat([colour_block, position_block], dim=1)[None]  # (1, S·S, C=8)
-sharpness = torch.tensor([30.0] * 4 + [200.0] * 4)  # head 1 (colour), head 2 (position)
-two_heads_q = split_heads(pixels * sharpness, 2)  # (1, 2, S·S, 4): W_Q = diag(sharpness)
-two_heads_kv = split_heads(pixels, 2)  # (1, 2, S·S, 4): W_K = W_V = I
-_, pixel_head_weights = masked_attention(two_heads_q, two_heads_kv, two_heads_kv)  # (1, 2, S·S, S·S)
-check_shape(pixel_head_weights, (1, 2, S * S, S * S), "pixel_head_weights")
+class Reverser(nn.Module):
+    """Notebook 02's encoder–decoder (GRU encoder, GRU decoder, H = 128), with or without encoder–decoder attention."""
 
-# the query: the centre pixel of one of the two objects that share a colour (cells are 10 px, starting at px 1)
-colours_in_scene = [o.colour for o in demo_scenes.scenes[pick].objects]
-twin = next(o for o in demo_scenes.scenes[pick].objects if colours_in_scene.count(o.colour) == 2)
-query_pixel = (1 + 10 * twin.row + 5 + twin.dy) * S + (1 + 10 * twin.col + 5 + twin.dx)
-fig, axes = plt.subplots(1, 3, figsize=(9, 3))
-axes[0].imshow(scene_image.permute(1, 2, 0))
-axes[0].plot(query_pixel % S, query_pixel // S, "w+", ms=10)
-axes[0].set_title("scene, query pixel +", fontsize=9)
-for ax, head, name in ((axes[1], 0, "head 1: same colour"), (axes[2], 1, "head 2: nearby")):
-    ax.imshow(pixel_head_weights[0, head, query_pixel].view(S, S), cmap="viridis")
-    ax.set_title(name, fontsize=9)
-for ax in axes:
-    ax.axis("off")
-fig.tight_layout()
-plt.show()
-
-# %% [markdown]
-# Head 1 finds the pixels of the same colour wherever they are; head 2 finds the pixels around the query,
-# whatever their colour, like a convolution would. Concatenated, the output of this layer carries both. In a
-# trained transformer nobody chooses what the heads read: each learns its own projections.
-#
-# ## 9 · Encoder–decoder attention: caption words look at image patches
-#
-# **Intuition.** The original attention (and the transformer's encoder–decoder block) connects *two*
-# sequences: the queries come from one (the decoder's words), the keys and values from the other (the
-# encoder's outputs). Across modalities, the queries can be words and the keys image patches: each word
-# looks for the part of the image it is about. This is **cross-attention**.
-#
-# **Task.** The course's scene world draws coloured shapes on a 3 × 3 grid and writes a caption such as
-# "a red circle left of a blue square". We cut each 32 × 32 image into 8 × 8 = 64 patches of 4 × 4 pixels.
-# For every colour or shape word of the caption, the model must say in which of the 9 grid cells its object
-# lies. The caption never says where an object is ("left of" is only relative), so the word must *find*
-# its object in the image. We build the model so that it can answer only through the attention:
-#
-# - **queries**: each word's embedding, plus its neighbours' through a width-3 convolution over the caption
-#   (so "circle" knows it is the *red* circle);
-# - **keys**: each patch's pixels through a small MLP (what the patch shows);
-# - **values**: a learned embedding of each patch's *position* only (where the patch is).
-#
-# The output of the attention is then a weighted average of positions, and a linear layer reads the cell
-# off it: to be right, the word must put its weight on its object's patches.
-#
-# **Math.** Words $w_1 \dots w_L$ give queries $Q$ of shape $(L, C)$, patches $p_1 \dots p_{64}$ give keys
-# $K$ and values $V$ of shape $(64, C)$, and $\mathrm{softmax}(Q K^\top / \sqrt{C})$ has one row per word and
-# one column per patch: the word → patch attention map.
-
-# %%
-vocab = scene_vocabulary()
-PATCH = 4  # pixels per patch side: 32 / 4 = 8 patches per side
-
-
-def word_targets(scene_set):
-    """Caption ids (B, L) and, for each colour or shape word, its object's grid cell (else -100: no target)."""
-    ids = vocab.encode_batch(scene_set.captions)  # (B, L)
-    targets = torch.full(ids.shape, -100)  # (B, L)
-    for n, (scene, caption) in enumerate(zip(scene_set.scenes, scene_set.captions)):
-        obj = 0  # objects appear in the caption in the order of scene.objects
-        for t, word in enumerate(caption.split()):
-            if word in COLOURS or word in SHAPES:
-                targets[n, t] = scene.objects[obj].row * 3 + scene.objects[obj].col
-            if word in SHAPES:
-                obj += 1
-    return ids, targets
-
-
-scenes_train, scenes_test = make_scenes(2000, seed=0), make_scenes(500, seed=0, split="test")
-ids_train, cells_train = word_targets(scenes_train)
-ids_test, cells_test = word_targets(scenes_test)
-# mmcourse.multimodal.patchify: (B, 3, 32, 32) -> (B, 64, 48), the 4×4×3 pixels of each patch, row by row
-patches_train, patches_test = patchify(scenes_train.images, PATCH), patchify(scenes_test.images, PATCH)
-check_shape(patches_train, (2000, 64, 48), "patches_train")
-print(f"{len(scenes_train)} training and {len(scenes_test)} test scenes; captions up to {ids_train.shape[1]} words, "
-      f"e.g. '{scenes_test.captions[0]}'")
-
-# %%
-class WordToPatchAttention(nn.Module):
-    """Cross-attention: caption words (queries) attend to image patches (keys: content, values: position)."""
-
-    def __init__(self, vocab_size, patch_dim=48, num_patches=64, dim=32, cells=9):
+    def __init__(self, attend, vocab_size=len(LETTERS), embed_size=32, hidden_size=128):
         super().__init__()
-        self.embed = nn.Embedding(vocab_size, dim, padding_idx=0)
-        self.context = nn.Conv1d(dim, dim, kernel_size=3, padding=1)  # each word sees its two neighbours
-        self.patch_content = nn.Sequential(nn.Linear(patch_dim, 64), nn.ReLU(), nn.Linear(64, dim))
-        self.patch_position = nn.Parameter(0.1 * torch.randn(num_patches, dim))
-        self.cross = attention.MultiHeadAttention(dim, num_heads=1)
-        self.readout = nn.Linear(dim, cells)
+        self.attend = attend
+        self.embed_source = nn.Embedding(vocab_size, embed_size, padding_idx=LETTERS.pad_id)
+        self.embed_target = nn.Embedding(vocab_size, embed_size, padding_idx=LETTERS.pad_id)
+        self.encoder = nn.GRU(embed_size, hidden_size, batch_first=True)
+        self.decoder = nn.GRU(embed_size, hidden_size, batch_first=True)
+        self.out = nn.Linear(2 * hidden_size if attend else hidden_size, vocab_size)  # U and b
 
-    def forward(self, ids, patches):
-        words = self.embed(ids)  # (B, L, C)
-        words = words + torch.relu(self.context(words.transpose(1, 2))).transpose(1, 2)  # (B, L, C)
-        keys = self.patch_content(patches)  # (B, 64, C): what each patch shows
-        values = self.patch_position.expand(len(patches), -1, -1)  # (B, 64, C): where each patch is
-        found, weights = self.cross(words, keys, values)  # (B, L, C), (B, 1, L, 64)
-        return self.readout(found), weights[:, 0]  # (B, L, 9), (B, L, 64)
+    def encode(self, source):
+        """h_1 … h_S (B, S, H), 0 at padding; the state after each sequence's last letter (1, B, H); the mask."""
+        mask = source != LETTERS.pad_id  # (B, S)
+        packed = pack_padded_sequence(self.embed_source(source), mask.sum(1), batch_first=True, enforce_sorted=False)
+        states, last = self.encoder(packed)
+        states, _ = pad_packed_sequence(states, batch_first=True, total_length=source.shape[1])  # (B, S, H)
+        return states, last, mask
+
+    def decode(self, target_inputs, s0, states, mask):
+        """Scores of the next letters (B, T, V), the last decoder state (1, B, H), the weights a (B, T, S)."""
+        s, last = self.decoder(self.embed_target(target_inputs), s0)  # (B, T, H): the queries s_t
+        weights = None
+        if self.attend:
+            # c_t = Σ_j a_tj h_j, with a_t = softmax_j(s_t · h_j / √H) over the real letters only
+            context, weights = masked_attention(s, states, states, mask[:, None, :])  # (B, T, H), (B, T, S)
+            s = torch.cat([s, context], dim=-1)  # (B, T, 2H): [s_t ; c_t]
+        return self.out(s), last, weights
+
+    def forward(self, source, target_inputs):
+        states, last, mask = self.encode(source)
+        return self.decode(target_inputs, last, states, mask)[0]  # (B, T, V)
 
 
-grounder = WordToPatchAttention(len(vocab))
-start = time.perf_counter()
-history = train(grounder, lambda i, p, y: F.cross_entropy(grounder(i, p)[0].flatten(0, 1), y.flatten()),
-                (ids_train, patches_train, cells_train), TrainConfig(epochs=10, batch_size=64, lr=3e-3))
-with torch.no_grad():
-    cell_logits, word_maps = grounder(ids_test, patches_test)  # (B, L, 9), (B, L, 64)
-check_shape(word_maps, (len(scenes_test), ids_test.shape[1], 64), "word_maps")
-has_target = cells_test != -100
-cell_accuracy = float((cell_logits.argmax(-1) == cells_test)[has_target].float().mean())
-# where does each word look hardest? The patch with the largest weight, as a grid cell (cells are 10 px, from px 1)
-peak = word_maps.argmax(-1)  # (B, L)
-peak_row, peak_col = (peak // 8) * PATCH + PATCH // 2, (peak % 8) * PATCH + PATCH // 2  # pixel centre
-peak_cell = ((peak_row - 1) // 10).clamp(0, 2) * 3 + ((peak_col - 1) // 10).clamp(0, 2)
-peak_on_object = float((peak_cell == cells_test)[has_target].float().mean())
-print(f"trained in {time.perf_counter() - start:.1f} s; test: cell of the object right for {cell_accuracy:.3f} of "
-      f"the words, the word's strongest patch inside its object's cell for {peak_on_object:.3f}")
-mmcourse.record("cross_attention_cell_accuracy", cell_accuracy)
-mmcourse.record("cross_attention_peak_on_object", peak_on_object)
-assert cell_accuracy > 0.9 and peak_on_object > 0.9, "the words should find their objects"
+@torch.no_grad()
+def reverse(model, source):
+    """Greedy decoding (notebook 02): each predicted letter is the next input, until <eos>. Returns (B, 7) ids."""
+    states, last, mask = model.encode(source)
+
+    def step(tokens, s):  # one decoder step: tokens (B,), state (B, H) -> scores (B, V), new state (B, H)
+        scores, new, _ = model.decode(tokens[:, None], s[None].contiguous(), states, mask)
+        return scores[:, 0], new[0]
+
+    return pipelines.greedy_decode(step, last[0], LETTERS.bos_id, LETTERS.eos_id, LETTERS.pad_id, 7)
+
 
 # %% [markdown]
-# **Picture.** Test scenes with the attention map of each colour and shape word of the caption, drawn over
-# the image.
+# **The experiment.** Notebook 02's data (4,000 training sequences of 3 to 6 letters, 1,000 test sequences),
+# the same optimiser, learning rate, batches and epochs for both models, three seeds each. A reversal is right
+# only if every letter and the final `<eos>` are (exact match). The course keeps the same model in
+# `mmcourse.seq2seq_attention`: with the weights of the last model trained it must give the same scores.
 
 # %%
-def word_map_image(weights):
-    """A (64,) attention map as a (32, 32) picture: each patch's weight over its 4×4 pixels."""
-    return weights.view(8, 8).repeat_interleave(PATCH, 0).repeat_interleave(PATCH, 1)
+source, target, _ = letter_reversals(4000, seed=0)  # (4000, 6), (4000, 8): <bos> reversed <eos>
+test_source, test_target, test_lengths = letter_reversals(1000, seed=1)
+budget = TrainConfig(epochs=3, batch_size=128, lr=1e-2)
+seq_lengths = range(3, 7)
+exact = {False: [], True: []}  # per model, per seed: exact match at each length
+for seed in range(3):
+    for attend in (False, True):
+        torch.manual_seed(seed)
+        reverser = Reverser(attend)
+        train(reverser, lambda s, y_in, y_out: pipelines.sequence_cross_entropy(reverser(s, y_in), y_out),
+              (source, target[:, :-1], target[:, 1:]), replace(budget, seed=seed))
+        right = (reverse(reverser, test_source) == test_target[:, 1:]).all(dim=1)  # (1000,)
+        exact[attend].append([float(right[test_lengths == L].float().mean()) for L in seq_lengths])
+exact = {attend: np.array(rows) for attend, rows in exact.items()}  # (seeds, lengths)
+n_params = {attend: sum(p.numel() for p in Reverser(attend).parameters()) for attend in (False, True)}
+print(f"parameters: {n_params[False]:,} without attention, {n_params[True]:,} with")
+print("exact match on the test sequences, mean ± standard deviation over 3 seeds:")
+for attend in (False, True):
+    print(f"  {'with' if attend else 'without':7s} attention: " + ", ".join(
+        f"{L} letters {m:.2f} ± {s:.2f}" for L, m, s in zip(seq_lengths, exact[attend].mean(0), exact[attend].std(0))))
+mmcourse.record("seq2seq_exact_match_long_without_attention", exact[False][:, -1].mean())
+mmcourse.record("seq2seq_exact_match_long_with_attention", exact[True][:, -1].mean())
+assert exact[True][:, -1].mean() > exact[False][:, -1].mean() + 0.2, "attention should lift the longest sequences"
 
+reference = EncoderDecoder(len(LETTERS), attend=True)
+reference.load_state_dict(reverser.state_dict())
+with torch.no_grad():
+    gap = (reverser(test_source, test_target[:, :-1]) - reference(test_source, test_target[:, :-1])).abs().max()
+assert gap < 1e-5, f"the notebook's model and the reference differ by {gap:.1e}"
 
-three_objects = [n for n, scene in enumerate(scenes_test.scenes) if len(scene.objects) == 3]
-shared = [n for n in three_objects if len({o.colour for o in scenes_test.scenes[n].objects}) < 3]
-drawn = [shared[0], *[n for n in three_objects if n != shared[0]][:2]]  # first, a scene with a shared colour
-fig, axes = plt.subplots(3, 7, figsize=(13, 7))
-for row, n in enumerate(drawn):
-    words = scenes_test.captions[n].split()
-    content = [t for t, w in enumerate(words) if w in COLOURS or w in SHAPES]
-    axes[row, 0].imshow(scenes_test.images[n].permute(1, 2, 0))
-    axes[row, 0].set_title(textwrap.fill(scenes_test.captions[n], 26), fontsize=7)
-    for col, t in enumerate(content, start=1):
-        axes[row, col].imshow(scenes_test.images[n].permute(1, 2, 0))
-        axes[row, col].imshow(word_map_image(word_maps[n, t]), cmap="inferno", alpha=0.65)
-        axes[row, col].set_title(f"'{words[t]}'", fontsize=9)
-for ax in axes.flat:
-    ax.axis("off")
-fig.suptitle("cross-attention: where each colour and shape word of the caption looks (test scenes)")
+# %% [markdown]
+# **Picture.** Left: exact match against the length of the sequence (mean over the seeds; the bars span the
+# lowest and highest seed). Right: the attention weights $a_{tj}$ of the last model on a test sequence of six
+# letters, one row per output step.
+
+# %%
+with torch.no_grad():
+    states, last, mask = reverser.encode(test_source)
+    all_weights = reverser.decode(test_target[:, :-1], last, states, mask)[2]  # (1000, 7, 6): teacher forced
+written = test_lengths[:, None] - 1 - torch.arange(7)  # (1000, 7): where the letter written at step t is
+on_letter = float((all_weights.argmax(-1) == written)[written >= 0].float().mean())
+print(f"the largest weight is on the letter being written at {on_letter:.1%} of the test output letters")
+example = int(torch.nonzero(test_lengths == 6)[0])
+example_weights = all_weights[example:example + 1]  # (1, 7, 6)
+source_letters = LETTERS.decode(test_source[example]).split()
+output_letters = LETTERS.decode(test_target[example]).split() + ["<eos>"]
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), gridspec_kw={"width_ratios": [1.2, 1]})
+for attend, colour in ((False, "tab:gray"), (True, "tab:blue")):
+    mean = exact[attend].mean(0)
+    spread = np.stack([mean - exact[attend].min(0), exact[attend].max(0) - mean])
+    axes[0].errorbar(list(seq_lengths), mean, yerr=spread, marker="o", capsize=4, color=colour,
+                     label="with attention" if attend else "without (one state vector)")
+axes[0].set(xlabel="sequence length (letters)", ylabel="exact match", ylim=(0, 1.05), xticks=list(seq_lengths),
+            title="reversing letters, 3 seeds each")
+axes[0].legend(fontsize=8, loc="lower left")
+image = axes[1].imshow(example_weights[0], cmap="viridis", vmin=0, vmax=1)
+axes[1].set_xticks(range(len(source_letters)), source_letters)
+axes[1].set_yticks(range(len(output_letters)), output_letters)
+axes[1].set(xlabel="input letter j (key)", ylabel="output step t (query)", title="weights a_tj")
+fig.colorbar(image, ax=axes[1], label="weight")
 fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# Each colour word and each shape word lights up the patches of its own object. When two objects share a
-# colour (first row), colour is no longer enough and the word must also recognise the shape, which it knows
-# from its neighbour in the caption (through the convolution): here the words of the blue circle find it,
-# while those of the blue triangle split their weight between the two blue objects. Shapes are harder to tell
-# apart than colours from patches of 4 × 4 pixels.
-# This is the mechanism that a captioning decoder uses to look at the right part of the image before it
-# writes each word, and that text-to-image models use in the other direction (notebook 07).
+# Without attention, exact match falls with the length, from 1.00 at three letters to 0.48 at six. With
+# attention it stays at 0.98 or above at every length, with the same data, optimiser and epochs and 1 % more
+# parameters: notebook 02's bottleneck is real, and attention removes it. The map shows how: at four output
+# letters in five the largest weight is on the letter being written, so the decoder reads it back from the
+# input instead of recalling it from one vector (the weight spreads to later letters, whose forward GRU
+# states still carry it).
 #
-# ## 10 · Play with attention
+# ## 8 · Play with attention
 #
-# Choose a query: a **frame** of the spoken '7' (self-attention over its frames, as in section 5), a **pixel**
-# of the noisy photo (its attention filter, as in section 7), or a **word** of a test caption (cross-attention,
-# as in section 9; words such as "a" or "of" had no target in training, so where they look means nothing).
-# The **temperature** $\tau$ divides the scores before the softmax,
-# $a = \mathrm{softmax}(e / \tau)$: below 1 the weights sharpen towards a lookup, above 1 they flatten towards
-# an average. All scores are computed here, once; the widget only redraws.
+# Choose a query: a **frame** of the spoken '7' (self-attention, section 5) or an **output step** of the
+# reverser (encoder–decoder attention over its input letters). The **temperature** $\tau$ divides the scores
+# before the softmax: below 1 the weights sharpen towards a lookup, above 1 they flatten towards an average.
 
 # %%
-frame_scores = 20 * x_one[0, :n_one] @ x_one[0, :n_one].T / math.sqrt(M)  # (n, n): the scores of section 5's picture
-pixel_choices = {"edge": edge_pixel, "flat": flat_pixel, "glasses": (52, 48), "star": (44, 12), "collar": (98, 52)}
-pixel_scores = {name: pixel_weights[:, r * W_img + c].log() for name, (r, c) in pixel_choices.items()}  # (k·k,)
-scene_n = drawn[0]  # the first test scene of the picture above
-scene_words = scenes_test.captions[scene_n].split()
-word_scores = {t: word_maps[scene_n, t].log() for t, w in enumerate(scene_words)}  # (64,) each: log a = e + const
+frame_scores = 20 * x_one[0, :n_one] @ x_one[0, :n_one].T / math.sqrt(M)  # (n, n): section 5's scores
+step_scores = example_weights[0].log()  # (7, 6): log a = e + a constant per row, so softmax(e / τ) is exact
 queries = {**{f"frame {i} of the '7'": ("frame", i) for i in (3, 8, 12, 18)},
-           **{f"pixel: {name} {rc}": ("pixel", name) for name, rc in pixel_choices.items()},
-           **{f"word {t}: '{w}'": ("word", t) for t, w in enumerate(scene_words)}}
+           **{f"output step {t}: '{w}'": ("step", t) for t, w in enumerate(output_letters)}}
 
 
-def draw_query(query=("word", 2), temperature=1.0):
-    """The attention weights of one query (a frame, a pixel or a word) at a temperature."""
+def draw_query(query=("step", 1), temperature=1.0):
+    """The attention weights of one query (a frame of the '7' or an output step of the reverser) at a temperature."""
     kind, which = query
     fig, axes = plt.subplots(1, 2, figsize=(8, 2.8), gridspec_kw={"width_ratios": [1.6, 1]})
     if kind == "frame":
@@ -1370,39 +1039,21 @@ def draw_query(query=("word", 2), temperature=1.0):
         axes[0].set(xlabel="frame", ylabel="mel band", title=f"query: frame {which}")
         axes[1].bar(range(n_one), weights, color="tab:blue")
         axes[1].set(xlabel="key frame", ylabel="weight", title="its attention over the frames")
-    elif kind == "pixel":
-        r, c = pixel_choices[which]
-        weights = (pixel_scores[which] / temperature).softmax(0).view(k, k)  # (k, k)
-        crop = noisy[0, :, r - 10:r + 11, c - 10:c + 11].permute(1, 2, 0).clamp(0, 1)  # (21, 21, 3)
-        axes[0].imshow(crop)
-        axes[0].add_patch(plt.Rectangle((10 - k // 2 - 0.5, 10 - k // 2 - 0.5), k, k, fill=False, ec="yellow"))
-        axes[0].set_title(f"query: pixel {which} {pixel_choices[which]} (noisy photo)", fontsize=9)
-        axes[1].imshow(weights, cmap="viridis")
-        axes[1].set_title("its attention filter", fontsize=9)
     else:
-        weights = (word_scores[which] / temperature).softmax(0)  # (64,)
-        axes[0].imshow(scenes_test.images[scene_n].permute(1, 2, 0))
-        axes[0].set_title(" ".join(f"[{w}]" if t == which else w for t, w in enumerate(scene_words)), fontsize=8)
-        axes[1].imshow(scenes_test.images[scene_n].permute(1, 2, 0))
-        axes[1].imshow(word_map_image(weights), cmap="inferno", alpha=0.65)
-        axes[1].set_title(f"where '{scene_words[which]}' looks", fontsize=9)
-    if kind != "frame":
-        for ax in axes:
-            ax.axis("off")
+        weights = (step_scores[which] / temperature).softmax(0)  # (6,)
+        axes[0].axis("off")
+        axes[0].text(0.5, 0.5, f"reversing  {' '.join(source_letters)}\noutput step {which} writes "
+                     f"'{output_letters[which]}'", ha="center", va="center", fontsize=12)
+        axes[1].bar(range(len(source_letters)), weights, color="tab:blue")
+        axes[1].set_xticks(range(len(source_letters)), source_letters)
+        axes[1].set(xlabel="input letter", ylabel="weight", title="its attention over the input")
+    axes[1].set_ylim(0, 1.05)
     fig.suptitle(f"τ = {temperature:.2f}: largest weight {float(weights.max()):.2f}", fontsize=9)
     fig.tight_layout()
     return fig
 
 
 widgets.show(draw_query())
-
-# %%
-redraw_seconds = []
-for value in list(queries.values())[::3]:
-    start = time.perf_counter()
-    plt.close(draw_query(value, 0.5))
-    redraw_seconds.append(time.perf_counter() - start)
-print(f"slowest redraw: {max(redraw_seconds):.2f} s")
 widgets.explore(draw_query, query=queries, temperature=(0.1, 3.0, 0.1, 1.0))
 
 # %% [markdown]
@@ -1411,33 +1062,23 @@ widgets.explore(draw_query, query=queries, temperature=(0.1, 3.0, 0.1, 1.0))
 # - A lookup table returns the value of the key that *equals* the query; attention returns the average of
 #   *all* values, weighted by how well each key matches: $a = \mathrm{softmax}(e)$, output $= \sum_i a_i v_i$.
 #   The temperature slides it between a hard lookup and a plain mean.
-# - The lecture's five steps ($h_t$; $u_t = \tanh(W h_t)$; $e_t = q^\top u_t$; softmax; $\sum_t a_t h_t$) pool a
-#   recurrent encoder's outputs; trained only to name spoken digits, the weights learned to listen to the word
-#   and ignore silence, and the model recognised unseen voices.
-# - Score functions differ in how they compare (dot, scaled dot, general, additive); the transformer's scaled
-#   dot product divides by $\sqrt{d_k}$ so that the softmax does not saturate as the dimension grows.
-# - Self-attention takes queries, keys and values from one sequence; masks (padding, causal) give forbidden
-#   pairs a score of $-\infty$, hence a weight of exactly 0.
-# - A convolution sees a window and an RNN fades with distance; self-attention links every pair in one step,
-#   at a cost of $T^2$ scores. A convolution's kernel is fixed; an attention filter is computed from the data,
-#   which is why it could denoise a photo without blurring its edges.
-# - Multi-head attention splits the features into heads that attend separately and are merged again; our
-#   version matches `torch.nn.MultiheadAttention` to $10^{-6}$.
-# - Cross-attention lets one modality query another: caption words found their objects among image patches.
+# - The lecture's five steps pool a recurrent encoder's outputs; trained only to name spoken digits, the weights
+#   learned to listen to the word and ignore the silence. Packing keeps the padding out of the recurrence, as
+#   the mask keeps it out of the attention.
+# - The scaled dot product divides by $\sqrt{d_k}$ so that the softmax does not saturate as $d_k$ grows.
+# - Self-attention takes queries, keys and values from one sequence; masks give forbidden pairs a score of
+#   $-\infty$, hence a weight of exactly 0. Multi-head attention splits the features into heads and merges them.
+# - Encoder–decoder attention lets the decoder's state query every encoder state. With the same budget, it
+#   lifted exact match on six-letter reversals from 0.48 to 0.98 (3 seeds): the one state vector of notebook
+#   02 was the bottleneck.
 #
 # ## Further reading
 #
+# - Notebook 03b (going further): a BiRNN, a convolution and self-attention compared; fixed kernels against
+#   attention filters; caption words that find their objects in an image by cross-attention.
 # - D. Bahdanau, K. Cho and Y. Bengio, "Neural Machine Translation by Jointly Learning to Align and Translate",
-#   ICLR 2015 (additive attention over an RNN encoder).
+#   ICLR 2015 (additive attention; the decoder looks back at the encoder states).
 # - M.-T. Luong, H. Pham and C. D. Manning, "Effective Approaches to Attention-based Neural Machine Translation",
-#   EMNLP 2015 (the dot and general scores).
-# - Z. Yang et al., "Hierarchical Attention Networks for Document Classification", NAACL 2016 (attention pooling
-#   with a learned query, as in our five steps).
+#   EMNLP 2015 (the dot and general scores; the output reads $[s_t ; c_t]$).
 # - A. Vaswani et al., "Attention Is All You Need", NeurIPS 2017, and A. Rush, "The Annotated Transformer"
 #   (scaled dot-product and multi-head attention).
-# - K. Xu et al., "Show, Attend and Tell: Neural Image Caption Generation with Visual Attention", ICML 2015
-#   (words attending to image regions).
-# - A. Buades, B. Coll and J.-M. Morel, "A non-local algorithm for image denoising", CVPR 2005; X. Wang et al.,
-#   "Non-local Neural Networks", CVPR 2018 (the attention filter on images).
-# - J.-B. Cordonnier, A. Loukas and M. Jaggi, "On the Relationship between Self-Attention and Convolutional
-#   Layers", ICLR 2020.

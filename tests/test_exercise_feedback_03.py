@@ -24,6 +24,12 @@ def _steps(score_softmax, average_u=False):
     return attention_steps
 
 
+def _no_tanh(h, W, q, mask=None):
+    """attention_steps without the tanh of step 2: scores q·(W h_t)."""
+    a = _masked_softmax((h @ W.T) @ q, mask)
+    return (a.unsqueeze(-1) * h).sum(1), a
+
+
 def _masked_softmax(e, mask, dim=1):
     return (e if mask is None else e.masked_fill(~mask, float("-inf"))).softmax(dim)
 
@@ -67,6 +73,7 @@ CORRECT_03 = {
 }
 MISTAKES_03 = [
     ("q03_attention_steps", {"attention_steps": _steps(_masked_softmax, average_u=True)}, "not the transformed u_t"),
+    ("q03_attention_steps", {"attention_steps": _no_tanh}, "without the tanh of step 2"),
     ("q03_attention_steps", {"attention_steps": _steps(lambda e, m: _masked_softmax(e, m, dim=0))},
      "softmax over the batch"),
     ("q03_attention_steps", {"attention_steps": _steps(lambda e, m: e.softmax(1) * m)}, "after the softmax"),
