@@ -49,8 +49,9 @@ class PatchTextEncoder(nn.Module):
     """``[CLS] p_1 … p_N w_1 … w_L`` through a ``TransformerEncoder``. Defined in notebook 04; used in 08.
 
     ``patch_dim``: pixels per patch; ``grid``: patches per side (``N = grid²``); ``max_words``: the longest
-    text; ``positions``: ``"sinusoidal"``, ``"learned"`` or ``"none"``. ``forward(patches (B, N, patch_dim),
-    words (B, L) int64) -> (B, 1 + N + L, C)``; word id ``pad_id`` marks padding, which no token attends to.
+    text; ``positions``: ``"sinusoidal"``, ``"learned"`` (trained tables, drawn at first with spread
+    ``learned_std``) or ``"none"``. ``forward(patches (B, N, patch_dim), words (B, L) int64) -> (B, 1 + N + L, C)``;
+    word id ``pad_id`` marks padding, which no token attends to.
 
     For pretraining (notebook 08): ``patches=None`` encodes the text alone (``(B, 1 + L, C)``),
     ``words=None`` the image alone (``(B, 1 + N, C)``); ``mask_token=True`` adds a learned ``[MASK]``
@@ -59,7 +60,8 @@ class PatchTextEncoder(nn.Module):
     """
 
     def __init__(self, patch_dim: int, vocab_size: int, grid: int, max_words: int, config: TransformerConfig,
-                 positions: str = "sinusoidal", pad_id: int = 0, mask_token: bool = False):
+                 positions: str = "sinusoidal", pad_id: int = 0, mask_token: bool = False,
+                 learned_std: float = 0.2):
         super().__init__()
         for name, value in (("patch_dim", patch_dim), ("vocab_size", vocab_size), ("grid", grid),
                             ("max_words", max_words)):
@@ -67,6 +69,8 @@ class PatchTextEncoder(nn.Module):
                 raise ValueError(f"{name} must be an int >= 1, got {value!r}")
         if positions not in POSITIONS:
             raise ValueError(f"positions must be one of {POSITIONS}, got {positions!r}")
+        if not isinstance(learned_std, (int, float)) or isinstance(learned_std, bool) or learned_std <= 0:
+            raise ValueError(f"learned_std must be a number > 0, got {learned_std!r}")
         C, N = config.embed_dim, grid * grid
         self.config, self.grid, self.positions, self.pad_id = config, grid, positions, pad_id
         self.patch_embed = nn.Linear(patch_dim, C)  # content of a patch: its pixels, mapped to C numbers
@@ -74,8 +78,10 @@ class PatchTextEncoder(nn.Module):
         self.modality = nn.Parameter(torch.randn(2, C) * 0.02)  # row 0: image, row 1: text
         self.cls = nn.Parameter(torch.randn(1, 1, C) * 0.02)  # the summary token
         if positions == "learned":
-            self.patch_pos = nn.Parameter(torch.randn(N, C) * 0.02)
-            self.word_pos = nn.Parameter(torch.randn(max_words, C) * 0.02)
+            # random vectors large enough to be seen beside the content vectors: a table started very near 0
+            # (spread 0.02) takes many more epochs before attention can tell the positions apart
+            self.patch_pos = nn.Parameter(torch.randn(N, C) * learned_std)
+            self.word_pos = nn.Parameter(torch.randn(max_words, C) * learned_std)
         else:
             on = positions == "sinusoidal"
             # 2-D encoding of (row, column) for patches, 1-D for words; zeros for "none"

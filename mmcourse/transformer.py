@@ -31,7 +31,7 @@ from torch import nn
 from mmcourse.attention import MultiHeadAttention, causal_mask
 
 __all__ = ["TransformerConfig", "FeedForward", "EncoderBlock", "DecoderBlock", "TransformerEncoder",
-           "TransformerDecoder", "copy_from_torch"]
+           "TransformerDecoder", "copy_from_torch", "post_norm_encoder_block"]
 
 _ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU}
 
@@ -239,27 +239,61 @@ def copy_from_torch(ours: nn.Module, theirs: nn.Module) -> None:
     Defined in notebook 04. Pairs: ``MultiHeadAttention`` ← ``nn.MultiheadAttention``,
     ``EncoderBlock`` ← ``nn.TransformerEncoderLayer``, ``DecoderBlock`` ← ``nn.TransformerDecoderLayer``.
     PyTorch keeps W_Q, W_K and W_V stacked in one ``in_proj_weight``; we keep three ``nn.Linear``.
+
+    Any module laid out like ours works too (the blocks notebook 04 builds in its cells): an attention
+    with ``q_proj``, ``k_proj``, ``v_proj`` and ``out_proj``; a block with ``self_attn``, for a decoder
+    ``cross_attn`` or ``multihead_attn``, the MLP as ``ff.linear1``/``ff.linear2`` or ``linear1``/``linear2``,
+    and the layer norms as ``norms[i]`` or ``norm1``, ``norm2`` (``norm3``), each with ``weight`` and ``bias``.
     """
-    pairs = {MultiHeadAttention: nn.MultiheadAttention, EncoderBlock: nn.TransformerEncoderLayer,
-             DecoderBlock: nn.TransformerDecoderLayer}
-    expected = pairs.get(type(ours))
-    if expected is None or not isinstance(theirs, expected):
-        raise ValueError(f"copy_from_torch pairs {', '.join(f'{a.__name__} with nn.{b.__name__}' for a, b in pairs.items())}; "
-                         f"got {type(ours).__name__} with {type(theirs).__name__}")
-    if isinstance(ours, MultiHeadAttention):
+    def fail():
+        pairs = {MultiHeadAttention: nn.MultiheadAttention, EncoderBlock: nn.TransformerEncoderLayer,
+                 DecoderBlock: nn.TransformerDecoderLayer}
+        raise ValueError(f"copy_from_torch pairs "
+                         f"{', '.join(f'{a.__name__} with nn.{b.__name__}' for a, b in pairs.items())} "
+                         f"(or modules laid out like them); got {type(ours).__name__} with {type(theirs).__name__}")
+
+    if isinstance(theirs, nn.MultiheadAttention):
+        projections = [getattr(ours, name, None) for name in ("q_proj", "k_proj", "v_proj", "out_proj")]
+        if not all(isinstance(p, nn.Linear) for p in projections) or isinstance(ours, _Block):
+            fail()
         if ours.q_proj.weight.shape != theirs.out_proj.weight.shape:
             raise ValueError(f"embed_dim differs: ours {ours.q_proj.weight.shape[0]}, theirs {theirs.embed_dim}")
         biases = theirs.in_proj_bias.chunk(3) if theirs.in_proj_bias is not None else (None,) * 3
-        for proj, w, b in zip((ours.q_proj, ours.k_proj, ours.v_proj), theirs.in_proj_weight.chunk(3), biases):
+        for proj, w, b in zip(projections[:3], theirs.in_proj_weight.chunk(3), biases):
             proj.weight.copy_(w)
             if b is not None:
                 proj.bias.copy_(b)
         ours.out_proj.load_state_dict(theirs.out_proj.state_dict())
         return
+    decoder = isinstance(theirs, nn.TransformerDecoderLayer)
+    if not (decoder or isinstance(theirs, nn.TransformerEncoderLayer)) or not hasattr(ours, "self_attn"):
+        fail()
+    cross = getattr(ours, "cross_attn", getattr(ours, "multihead_attn", None))
+    if decoder != (cross is not None):
+        fail()
     copy_from_torch(ours.self_attn, theirs.self_attn)
-    if isinstance(ours, DecoderBlock):
-        copy_from_torch(ours.cross_attn, theirs.multihead_attn)
-    ours.ff.linear1.load_state_dict(theirs.linear1.state_dict())
-    ours.ff.linear2.load_state_dict(theirs.linear2.state_dict())
-    for i, norm in enumerate(ours.norms):
+    if decoder:
+        copy_from_torch(cross, theirs.multihead_attn)
+    mlp = getattr(ours, "ff", ours)
+    mlp.linear1.load_state_dict(theirs.linear1.state_dict())
+    mlp.linear2.load_state_dict(theirs.linear2.state_dict())
+    norms = list(ours.norms) if hasattr(ours, "norms") else [getattr(ours, f"norm{i + 1}") for i in range(2 + decoder)]
+    if len(norms) != 2 + decoder:
+        fail()
+    for i, norm in enumerate(norms):
         norm.load_state_dict(getattr(theirs, f"norm{i + 1}").state_dict())
+
+
+def post_norm_encoder_block(x: torch.Tensor, layer: nn.Module) -> torch.Tensor:
+    """The original (post-norm) encoder block, computed with the parts of ``layer``: the reference of
+    notebook 04's exercise 4.3. Defined in notebook 04.
+
+    ``layer`` is laid out like ``nn.TransformerEncoderLayer``: ``self_attn(x)`` returns the self-attention
+    output ``(B, T, C)``; ``norm1`` and ``norm2`` are layer norms; ``linear1`` and ``linear2`` the MLP, with a
+    ReLU between them. ``x (B, T, C) -> (B, T, C)``, as ``nn.TransformerEncoderLayer(norm_first=False,
+    activation="relu")`` in training mode with dropout 0.
+    """
+    # 1. self-attention, residual, then layer norm ("add & norm")
+    x = layer.norm1(x + layer.self_attn(x))  # (B, T, C)
+    # 2. the MLP token by token, residual, then layer norm
+    return layer.norm2(x + layer.linear2(torch.relu(layer.linear1(x))))  # (B, T, C)

@@ -26,67 +26,53 @@
 #
 # **Learning goals.** After this notebook you can
 #
-# - show with numbers that self-attention treats its input as a *set*: permute the inputs and the outputs
-#   are permuted the same way, so "a red circle left of a blue square" and its mirror image look alike;
-# - write the lecture's sinusoidal positional encoding $PE_{(pos, i)}$ from its formula, draw it, and read
-#   its pictures;
-# - prove numerically two of its properties: moving $k$ positions is a fixed rotation of each (sin, cos)
-#   pair, whatever the starting position, and the similarity of two positions depends only on how far apart
-#   they are;
-# - tell sinusoidal, learned and 2-D encodings apart, and say what each knows before training;
-# - assemble the transformer from its parts (an encoder block, a decoder block with a causal mask, and the
-#   encoder–decoder attention between them) and check each against PyTorch's own layers;
+# - show with numbers that self-attention treats its input as a *set*, so "a red circle left of a blue
+#   square" and its mirror image look alike to it;
+# - write the lecture's sinusoidal positional encoding $PE_{(pos, i)}$ and read its pictures;
+# - build the matrix that moves an encoding by $k$ positions, and see why it makes relative offsets easy;
+# - build the transformer's encoder block, and its decoder block with a causal mask and encoder–decoder
+#   attention, and check both against PyTorch's layers;
 # - train one transformer over the patches of an image *and* the words of a question, and see it answer
-#   spatial questions ("what shape is left of the red circle?") with positions and fail without them.
+#   spatial questions with positions and fail without them.
 #
 # **Where this sits in the lecture.** Lecture 11 builds the transformer out of the attention of notebook 03:
 # two self-attention blocks (one in the encoder, one in the decoder) joined by an encoder–decoder attention
-# block. It then points at a catch: *self-attention is permutation invariant; it looks at its input as a set
-# of elements*. The fix is a **positional encoding**, a vector that depends only on the position, added to
-# each input embedding. The lecture gives the sinusoidal one, which we follow exactly. The same transformer
-# reads several modalities at once (video + audio → label, vision + language → language), which is what
-# section 8 does with an image and a question.
+# block. It then points at a catch: self-attention "looks at the input as a set of elements". The fix is a
+# **positional encoding**, a vector that depends only on the position, added to each input embedding. The
+# same transformer reads several modalities at once (vision + language → language), which is what
+# section 7 does with an image and a question.
 
 # %% [markdown]
 # ## Setup
-#
-# Everything here trains in seconds on a CPU, so the notebook computes on the CPU whatever device torch sees,
-# on one thread (tiny matrix products gain nothing from more threads, and lose a lot when the cores are busy).
 
 # %%
-import inspect
 import math
-import time
 
 import matplotlib.pyplot as plt
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 import mmcourse
-from mmcourse import check_shape, positional, widgets
+from mmcourse import check_shape, positional, schematics, widgets
 from mmcourse.attention import MultiHeadAttention
-from mmcourse.data.scenes import SceneConfig, answers, make_scenes, make_vqa, scene_vocabulary
+from mmcourse.data.scenes import SceneConfig, answers, make_scenes, make_vqa, relation_holds, scene_vocabulary
 from mmcourse.exercises import student_or_reference
 from mmcourse.multimodal import PatchTextEncoder, patchify
 from mmcourse.training import TrainConfig, accuracy, predict, train
-from mmcourse.transformer import (DecoderBlock, EncoderBlock, TransformerConfig, TransformerDecoder,
-                                  TransformerEncoder, copy_from_torch)
+from mmcourse.transformer import TransformerConfig, copy_from_torch, post_norm_encoder_block
 
 generator = mmcourse.set_seed(0)
-device = mmcourse.get_device()
+device = mmcourse.get_device()  # every model here is small: the notebook computes on the CPU
 torch.set_num_threads(1)
-print("torch sees:", device, "(this notebook computes on the CPU, on one thread)")
 
 # %% [markdown]
 # ## 1 · Self-attention sees a set
 #
 # **Intuition.** In self-attention every token is compared with every other token, and nothing in the
 # comparison says *where* a token sits. Swap two words and each word still meets the same partners with the
-# same scores; its output does not change, it only moves to the new place. So a sentence and any reordering
-# of its words give the same outputs in a different order, and anything that pools them (a mean, a sum, a
-# `[CLS]` token's view) cannot tell them apart.
+# same scores; its output does not change, it only moves to the new place. Anything that pools the outputs (a
+# mean, a sum, a `[CLS]` token's view) then cannot tell a sentence from any reordering of its words.
 #
 # **Math.** Let $P$ be a permutation matrix (it reorders the rows of $X$). Self-attention with
 # $Q = XW_Q$, $K = XW_K$, $V = XW_V$ satisfies
@@ -94,9 +80,9 @@ print("torch sees:", device, "(this notebook computes on the CPU, on one thread)
 # $$\mathrm{Attn}(PX) = \mathrm{softmax}\!\Big(\frac{PXW_Q (PXW_K)^\top}{\sqrt{d_k}}\Big) PXW_V
 #   = P\,\mathrm{softmax}\!\Big(\frac{XW_Q W_K^\top X^\top}{\sqrt{d_k}}\Big) P^\top P X W_V = P\,\mathrm{Attn}(X),$$
 #
-# because the softmax acts on each row and $P^\top P = I$. Outputs that move with the inputs are called
-# *permutation equivariant*; a pooled summary of them is *permutation invariant*. Let us check it on two
-# captions of the scene world that describe opposite pictures with the same eight words.
+# because the softmax acts on each row and $P^\top P = I$. We check it on two captions of the scene world that
+# describe opposite pictures with the same eight words, using the multi-head attention of notebook 03 with
+# random weights.
 
 # %%
 vocab = scene_vocabulary()
@@ -115,13 +101,16 @@ with torch.no_grad():
     out_of_permuted, _ = self_attention(x[:, perm], x[:, perm], x[:, perm])  # (1, 8, C)
 check_shape(out, (1, 8, C_demo), "self-attention output")
 permutation_difference = float((out[:, perm] - out_of_permuted).abs().max())
-print(f"permutation {perm.tolist()}: largest |Attn(PX) - P·Attn(X)| = {permutation_difference:.1e}")
+unmoved_difference = float((out - out_of_permuted).abs().max())
+print(f"permutation {perm.tolist()}:\n  largest |Attn(PX) - P·Attn(X)| = {permutation_difference:.1e}  "
+      f"(the outputs move with the inputs)\n  largest |Attn(PX) - Attn(X)|   = {unmoved_difference:.2f}  "
+      f"(they do not stay where they were)")
 mmcourse.record("permutation_max_abs_diff", permutation_difference)
 assert permutation_difference < 1e-5
 
 # %% [markdown]
-# Now the two captions, pooled by a mean over their tokens (what a sentence classifier would see). Then the
-# same again after adding the sinusoidal positional encoding of section 2 to the word vectors.
+# Now the two captions, pooled by a mean over their tokens (what a sentence classifier would see), without
+# and with the sinusoidal positional encoding of section 2 added to the word vectors.
 
 # %%
 def pooled(text, add_positions):
@@ -151,28 +140,32 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# Without positions the difference is zero in every feature (about $10^{-8}$, the rounding of float32): no
-# layer built on top could ever learn which object is on the left. With positions it is not, and a trained
-# layer can make it as large as it needs. The rest of the notebook is about that added vector.
+# Without positions the difference is zero in every feature, up to the rounding of float32: no layer built
+# on top could learn which object is on the left. With positions it is not zero, and training can make it as
+# large as it needs.
+#
+# > **Erratum.** The lecture says self-attention is "permutation invariant". It is permutation
+# > **equivariant**: reorder the inputs and the outputs are reordered the same way (the first printout:
+# > $\mathrm{Attn}(PX)$ equals $P\,\mathrm{Attn}(X)$ to $10^{-7}$, while it differs from $\mathrm{Attn}(X)$ by
+# > more than $0.1$). What is invariant is the *set* of outputs, and so any pooled summary of them: the mean
+# > over the tokens of the two mirror captions is the same to $10^{-7}$.
 
 # %% [markdown]
 # ## 2 · The sinusoidal encoding, exactly as in the lecture
 #
-# **Intuition.** Give every position a fingerprint: a vector of $d$ numbers, the same size as a token
-# embedding, and add it to the token. Each pair of dimensions is a clock hand turning at its own speed as
-# the position grows: the first pair turns fast (about once every 6 positions), the last pair so slowly that
-# it hardly moves over thousands of positions. Read together, the hands name the position, as the hands of a
-# clock name the time, and the values stay between −1 and 1 however long the sequence.
+# **Intuition.** Give every position a fingerprint: a vector of $d$ numbers, the size of a token embedding,
+# added to the token. Each pair of dimensions is a clock hand turning at its own speed as the position grows:
+# the first pair turns fast (once every 6.3 positions), the last so slowly that it hardly moves over thousands
+# of positions. Read together, the hands name the position, and the values stay between −1 and 1 however
+# long the sequence.
 #
-# **Math.** For position $pos = 0, 1, 2, \dots$ and dimension $i = 0, \dots, d - 1$ (with $d = d_{model}$,
-# the embedding size):
+# **Math.** For position $pos = 0, 1, 2, \dots$ and dimension $i = 0, \dots, d - 1$ (with $d = d_{model}$):
 #
 # $$PE_{(pos, i)} = \begin{cases} \sin\!\left(\dfrac{pos}{10000^{\,i/d}}\right) & \text{if } i \bmod 2 = 0,\\[2ex]
 #   \cos\!\left(\dfrac{pos}{10000^{\,(i-1)/d}}\right) & \text{otherwise.} \end{cases}$$
 #
 # Dimensions $i = 2j$ and $i = 2j + 1$ share the angular frequency $\omega_j = 1 / 10000^{2j/d}$: one holds
-# the sine of $\omega_j \, pos$, the other its cosine. Their wavelength, $2\pi / \omega_j$, grows
-# geometrically from $2\pi$ to almost $2\pi \cdot 10000$. (The paper writes the same thing with $i$ counting
+# the sine of $\omega_j \, pos$, the other its cosine. (The paper writes the same thing with $i$ counting
 # pairs, $\sin(pos / 10000^{2i/d})$; here $i$ is the dimension itself.)
 
 # %% [raw]
@@ -181,14 +174,10 @@ plt.show()
 # points: 2
 
 # %% [markdown]
-# **Exercise 4.1: the sinusoidal encoding.** Write `positional_encoding(num_positions, dim)` that returns a
-# float tensor of shape `(num_positions, dim)` whose row `pos` and column `i` is $PE_{(pos, i)}$ from the
-# formula above, for `pos = 0 … num_positions − 1`. It must work for an odd `dim` too (the last dimension
-# is then a sine without its cosine partner).
-#
-# Hints: `torch.arange` gives the positions and the dimensions; `i - i % 2` is $i$ for even $i$ and $i - 1$
-# for odd $i$; `torch.where(condition, a, b)` picks from `a` where the condition holds and from `b`
-# elsewhere. Compute in float64 and return `.float()` if you like.
+# **Exercise 4.1: the sinusoidal encoding.** Write `positional_encoding(num_positions, dim)`, a float tensor of
+# shape `(num_positions, dim)` whose row `pos` is the lecture's $PE_{(pos, \cdot)}$ for `pos = 0 … num_positions − 1`.
+# Every picture and check below uses it. It must work for an odd `dim` too (the last dimension is then a sine
+# without its cosine partner).
 
 # %% [raw]
 # # BEGIN SOLUTION
@@ -299,10 +288,11 @@ assert sinusoidal_difference < 1e-5
 # %% [markdown]
 # ## 3 · Pictures of the encoding
 #
-# Each row of the picture on the left is one position's vector; each column one dimension. The left
-# columns change fast from row to row, the right ones hardly at all. On the right, four columns drawn as
-# curves over the positions: each pair of dimensions is a sine and a cosine of the same wavelength, and the
-# wavelength grows by a constant factor from pair to pair.
+# Left: each row is one position's vector, each column one dimension; the left columns change fast from row to
+# row, the right ones hardly at all. Right: four columns as curves over the positions, a sine and a cosine per
+# pair, the wavelength $2\pi/\omega_j$ growing by a constant factor from pair to pair. Below the figure: all
+# values lie in $[-1, 1]$, so the encoding never swamps the token it is added to, and no two positions share
+# a vector.
 
 # %%
 P_show, d_show = 100, 64
@@ -321,40 +311,146 @@ axes[1].set(xlabel="position pos", ylabel="PE(pos, i)", title="four dimensions o
 axes[1].legend(fontsize=7, loc="lower left")
 fig.tight_layout()
 plt.show()
-print(f"wavelengths from {wavelength[0]:.2f} (dimensions 0, 1) to {wavelength[-1]:.0f} (dimensions {d_show - 2}, {d_show - 1})")
+distinct = torch.cdist(pe, pe) + torch.eye(P_show) * 10  # distances between different positions
+print(f"wavelengths from {wavelength[0]:.2f} (dimensions 0, 1) to {wavelength[-1]:.0f} (dimensions {d_show - 2}, "
+      f"{d_show - 1})\nvalues in [{float(pe.min()):.2f}, {float(pe.max()):.2f}]; the closest two different "
+      f"positions are {float(distinct.min()):.2f} apart")
 
 # %% [markdown]
-# Two more facts are visible. All values lie in $[-1, 1]$, whatever the position, so the encoding never
-# swamps the token embedding it is added to. And no two rows are equal: the fastest pair alone repeats after
-# $2\pi$ positions, but together the pairs form a code that does not repeat within any sequence we will meet.
+# ## 4 · Moving by k positions is a fixed linear map
+#
+# **Intuition.** If every pair is a clock hand, moving $k$ positions forward turns hand $j$ by the angle
+# $\omega_j k$, *whichever position you start from*. Turning a hand is a linear map of its two numbers. So there
+# should be one matrix $M_k$, the same for every position, with
+#
+# $$PE(pos + k) = M_k \, PE(pos) \quad \text{for every } pos .$$
+#
+# This is why the lecture's encoding uses sines *and* cosines: a layer that multiplies keys or queries by a
+# matrix can learn "the token $k$ places back" once, for all positions, from an absolute code.
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: q04_shift_matrix
+# points: 2
+
+# %% [markdown]
+# **Exercise 4.2: an offset is a matrix.** Write `shift_matrix(k, dim)`, the `(dim, dim)` float tensor $M_k$
+# with $PE(pos + k) = M_k \, PE(pos)$ for every position, for an even `dim` and any integer offset `k`
+# (negative moves back). $PE(pos)$ is a column here; for a table whose rows are positions this reads
+# `pe[k:] == pe[:-k] @ shift_matrix(k, dim).T` (for $k > 0$). Work it out on paper for one pair of dimensions
+# first. The test checks your matrix on offsets and sizes it has not told you.
+
+# %% [raw]
+# # BEGIN SOLUTION
 
 # %%
-distinct = torch.cdist(pe, pe) + torch.eye(P_show) * 10  # distances between different positions
-print(f"values in [{float(pe.min()):.2f}, {float(pe.max()):.2f}]; closest two different positions are "
-      f"{float(distinct.min()):.2f} apart (in a 64-dimensional space)")
+def shift_matrix(k, dim):
+    """(dim, dim): M_k with PE(pos + k) = M_k PE(pos) for every pos; dim even."""
+    # BEGIN SOLUTION
+    angle = k / 10000 ** (torch.arange(0, dim, 2, dtype=torch.float64) / dim)  # (dim/2,): ω_j k for pair j
+    c, s = torch.cos(angle), torch.sin(angle)
+    even, odd = torch.arange(0, dim, 2), torch.arange(1, dim, 2)
+    M = torch.zeros(dim, dim, dtype=torch.float64)
+    M[even, even], M[even, odd] = c, s  # sin(a + b) = sin a cos b + cos a sin b
+    M[odd, even], M[odd, odd] = -s, c  # cos(a + b) = cos a cos b - sin a sin b
+    return M.float()
+    # END SOLUTION
+
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+def test_shift_matrix(shift_matrix):
+    import torch
+    from mmcourse.exercises import ExerciseError, close, finished, not_the_mistake, same_shape
+    from mmcourse.positional import sinusoidal_encoding
+
+    k, d = 3, 16
+    what = "shift_matrix(3, 16)"
+    M = same_shape(finished(shift_matrix(k, d), what), (d, d), what)
+    M = torch.as_tensor(M).double()
+    pair = torch.arange(d // 2, dtype=torch.float64)  # j = 0 … d/2 - 1
+
+    def rotations(angle):
+        """Block-diagonal: pair j is mapped by [[cos, sin], [-sin, cos]] of angle[j]."""
+        even, odd = torch.arange(0, d, 2), torch.arange(1, d, 2)
+        out = torch.zeros(d, d, dtype=torch.float64)
+        out[even, even], out[even, odd], out[odd, even], out[odd, odd] = (angle.cos(), angle.sin(), -angle.sin(),
+                                                                          angle.cos())
+        return out
+
+    omega = 1 / 10000 ** (2 * pair / d)
+    in_blocks = torch.block_diag(*[torch.ones(2, 2)] * (d // 2)).bool()
+    if float(M[~in_blocks].abs().max()) > 1e-5:
+        raise ExerciseError(f"{what}: entries outside the 2 × 2 blocks on the diagonal are not 0. Moving k "
+                             "positions turns each (sin, cos) pair, dimensions (2j, 2j + 1), on its own: no pair "
+                             "mixes with another")
+    not_the_mistake(M, rotations(-omega * k), what,
+                    "this is M_(-k): it moves 3 positions back. Either the signs of the sines in your 2 × 2 blocks "
+                    "are swapped, or you built the matrix for rows (pe @ M) instead of columns (M @ PE(pos)); "
+                    "the two are each other's transpose", atol=1e-4)
+    not_the_mistake(M, rotations(torch.full_like(pair, k)), what,
+                    "every pair turns by the same angle k; pair j turns by ω_j k, with its own frequency "
+                    "ω_j = 1 / 10000^(2j/d)", atol=1e-4)
+    not_the_mistake(M, rotations(k / 10000 ** (pair / d)), what,
+                    "pair j's frequency is ω_j = 1 / 10000^(2j/d) (the exponent of dimension 2j is 2j/d); "
+                    "you used j/d", atol=1e-4)
+    not_the_mistake(M, rotations(k * 10000 ** (2 * pair / d)), what,
+                    "the offset must be divided by 10000^(2j/d) (times ω_j), not multiplied by it", atol=1e-4)
+    pe = sinusoidal_encoding(40, d, dtype=torch.float64)  # (40, 16)
+    close(pe[:-k] @ M.T, pe[k:], "M_k PE(pos) for pos = 0 … 36 (pe[:-3] @ M.T)",
+          hint="it should be PE(pos + 3), that is pe[3:]")
+
+
+test_shift_matrix(shift_matrix)
+
+# %%
+# HIDDEN
+def test_shift_matrix_on_other_offsets_and_sizes(shift_matrix):
+    import torch
+    from mmcourse.exercises import close, same_shape
+    from mmcourse.positional import sinusoidal_encoding
+
+    for k, d in ((1, 2), (7, 8), (-4, 32), (0, 6), (40, 128), (-25, 10)):
+        what = f"shift_matrix({k}, {d})"
+        M = torch.as_tensor(same_shape(shift_matrix(k, d), (d, d), what)).double()
+        P = 60 + abs(k)
+        pe = sinusoidal_encoding(P, d, dtype=torch.float64)  # (P, d)
+        source, target = pe[max(0, -k):P - max(0, k)], pe[max(0, k):P - max(0, -k)]  # PE(pos), PE(pos + k)
+        close(source @ M.T, target, f"M_k PE(pos) with {what}, for 60 positions", hint=f"it should be PE(pos + {k})")
+
+
+test_shift_matrix_on_other_offsets_and_sizes(shift_matrix)
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
+
+# %%
+shift_matrix = student_or_reference(shift_matrix, positional.relative_shift_matrix, (3, 16), "shift_matrix")
 
 # %% [markdown]
-# ## 4 · Moving by k positions is a rotation
-#
-# **Intuition.** If every pair is a clock hand, moving $k$ positions forward turns each hand by the same
-# angle, $\omega_j k$, whichever position you start from. A turn is a linear map, so one fixed matrix $M_k$
-# takes $PE(pos)$ to $PE(pos + k)$ for *every* $pos$. A layer can therefore learn "look $k$ places back" once,
-# as a linear map of the keys, instead of once per position.
-#
-# **Math.** With $a = \omega_j \, pos$ and $b = \omega_j k$, the addition theorems give
+# **Why it works.** With $a = \omega_j \, pos$ and $b = \omega_j k$, the addition theorems give
 #
 # $$\begin{pmatrix} \sin(a + b) \\ \cos(a + b) \end{pmatrix} =
 #   \begin{pmatrix} \cos b & \sin b \\ -\sin b & \cos b \end{pmatrix}
 #   \begin{pmatrix} \sin a \\ \cos a \end{pmatrix},$$
 #
-# a rotation that depends on $k$ but not on $pos$. Stacking one such $2 \times 2$ block per pair gives the
-# block-diagonal $M_k$ of `mmcourse.positional.relative_shift_matrix`, with $PE(pos + k) = M_k \, PE(pos)$.
-# We check it for all 100 positions at once, and check that $M_k$ is a rotation ($M_k M_k^\top = I$).
+# a rotation that depends on $k$ but not on $pos$; $M_k$ has one such block per pair on its diagonal. Below:
+# the check on all 100 positions of `pe` for four offsets, that $M_k$ is a rotation ($M_k M_k^\top = I$), and
+# the first three pairs for positions 0 to 12 as points on the unit circle: each step turns pair $j$ by the
+# same angle $\omega_j$.
 
 # %%
 shift_errors = {}
 for k in (1, 5, 17, -3):
-    M_k = positional.relative_shift_matrix(k, d_show)  # (64, 64)
+    M_k = shift_matrix(k, d_show)  # (64, 64)
     start = max(0, -k)
     moved = pe[start:P_show - max(k, 0)] @ M_k.T  # (P - |k|, 64): M_k PE(pos), one row per pos
     target = pe[start + k:P_show + min(k, 0)]  # PE(pos + k)
@@ -365,38 +461,30 @@ print("largest |M_k PE(pos) - PE(pos + k)| over all positions: " +
 mmcourse.record("shift_rotation_max_abs_error", max(shift_errors.values()))
 assert max(shift_errors.values()) < 1e-5
 
-# %% [markdown]
-# **Picture.** Each pair $(PE(pos, 2j), PE(pos, 2j+1))$ is a point on the unit circle. Below, the first three
-# pairs for positions 0 to 12: every step of one position turns the point by the same angle $\omega_j$
-# (arrows), fast for $j = 0$, slower for $j = 1$ and $j = 2$.
-
-# %%
-fig, axes = plt.subplots(1, 3, figsize=(9, 3))
+fig, axes = plt.subplots(1, 3, figsize=(10, 3.2), layout="constrained")
 for j, ax in enumerate(axes):
     points = pe[:13, 2 * j:2 * j + 2]  # (13, 2): (sin, cos) of pair j
     ax.add_patch(plt.Circle((0, 0), 1, fill=False, color="lightgray"))
-    ax.scatter(points[:, 0], points[:, 1], c=range(13), cmap="viridis", s=25, zorder=3)
+    dots = ax.scatter(points[:, 0], points[:, 1], c=range(13), cmap="viridis", s=25, zorder=3)
     for a, b in zip(points[:-1], points[1:]):
         ax.annotate("", xy=(float(b[0]), float(b[1])), xytext=(float(a[0]), float(a[1])),
                     arrowprops=dict(arrowstyle="->", color="tab:gray", lw=0.8))
     ax.set(xlim=(-1.2, 1.2), ylim=(-1.2, 1.2), aspect="equal", xlabel=f"PE(pos, {2 * j}) = sin",
            title=f"pair j = {j}: {math.degrees(float(omega[2 * j])):.0f}° per position")
     ax.set_ylabel(f"PE(pos, {2 * j + 1}) = cos")
-fig.tight_layout()
+    ax.title.set_fontsize(9)
+fig.colorbar(dots, ax=axes, fraction=0.02, label="position")
 plt.show()
 
 # %% [markdown]
 # ## 5 · Similarity depends on distance, not on place
 #
-# **Math.** The dot product of two encodings is a sum over pairs of
-# $\sin a \sin a' + \cos a \cos a' = \cos(a - a')$, so
+# The dot product of two encodings is a sum over pairs of $\sin a \sin a' + \cos a \cos a' = \cos(a - a')$, so
 #
 # $$PE(p)^\top PE(q) = \sum_{j} \cos\big(\omega_j (p - q)\big),$$
 #
-# a function of the offset $p - q$ alone (and even in it: $k$ steps back look like $k$ steps forward). It is
-# largest, $d/2$, at $p = q$ and falls off with the distance. In the matrix of all dot products, every
-# diagonal is constant (a *Toeplitz* matrix), which we check; on the right, the similarity of position 50 to
-# all others.
+# a function of the offset $p - q$ alone, largest ($d/2$) at $p = q$. In the matrix of all dot products every
+# diagonal is constant, which we check; on the right, the similarity of position 50 to all others.
 
 # %%
 similarity = pe @ pe.T  # (100, 100)
@@ -419,166 +507,330 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# ## 6 · Learned and 2-D encodings
+# ## 6 · The transformer block, built from its parts
 #
-# **Learned.** Instead of a formula, keep a table with one trainable vector per position and add row $t$ to
-# token $t$ (BERT and the Vision Transformer do this). It can learn whatever pattern the task needs, but it
-# starts as noise, knows nothing about neighbours until the data teach it, and has no row for a position
-# longer than any seen in training. `mmcourse.positional.LearnedPositionalEncoding` is such a table.
-#
-# **2-D.** The patches of an image sit on a grid, not on a line. Numbering them row by row and using the 1-D
-# encoding makes the patch *below* a patch eight positions away, farther than the patch three to its right.
-# A 2-D encoding spends half the dimensions on the row and half on the column,
-# $PE_{2D}(r, c) = [\,PE(r) \,,\, PE(c)\,]$, so that closeness in both directions is closeness in the code.
-# Below: the similarity of one patch of an 8 × 8 grid (the white dot) to all others, for the three kinds.
+# The lecture's transformer joins two self-attention blocks, one in the encoder and one in the decoder, by an
+# encoder–decoder attention block. Below is its diagram, drawn as in the original paper: the encoder block
+# (left) is self-attention and then a small MLP (the *feed-forward* layer, applied to every token alone); the
+# decoder block (right) has a *masked* self-attention and, between it and its MLP, the encoder–decoder
+# attention, whose keys and values come from the encoder's output. Follow the grey lines: each sub-layer's
+# input also goes *around* it and is added to its output (a **residual connection**), and every sum is
+# normalised ("add & norm").
 
 # %%
-grid_side, d_grid = 8, 64
-pe_2d = positional.sinusoidal_encoding_2d(grid_side, grid_side, d_grid).reshape(grid_side ** 2, d_grid)  # (64, 64)
-pe_raster = positional.sinusoidal_encoding(grid_side ** 2, d_grid)  # (64, 64): patch n = r·8 + c as a 1-D position
-learned_table = positional.LearnedPositionalEncoding(grid_side ** 2, d_grid).weight.detach()  # (64, 64), untrained
-centre = 3 * grid_side + 3  # patch (3, 3)
-
-fig, axes = plt.subplots(1, 3, figsize=(9, 3))
-for ax, (name, table) in zip(axes, [("1-D, row by row", pe_raster), ("2-D: [PE(row), PE(column)]", pe_2d),
-                                    ("learned, before training", learned_table)]):
-    cosine = F.cosine_similarity(table[centre][None], table, dim=1).view(grid_side, grid_side)  # (8, 8)
-    ax.imshow(cosine, cmap="viridis")
-    ax.plot(3, 3, "o", color="white", ms=5)
-    ax.set_title(name, fontsize=9)
-    ax.axis("off")
-fig.suptitle("cosine similarity of patch (3, 3) to every patch of an 8 × 8 grid", fontsize=9)
-fig.tight_layout()
+schematics.transformer_block()
 plt.show()
 
 # %% [markdown]
-# The 1-D code sees the row (neighbours left and right are similar) but treats the patches above and below
-# as far away; the 2-D code is a blob round the patch in both directions; the untrained table is noise.
-# Section 8 trains a table and looks at it again.
-
-# %% [markdown]
-# ## 7 · The transformer: encoder block, decoder block, encoder–decoder attention
+# **The parts.** A **layer norm** rescales each token's $C$ features to mean 0 and variance 1, then applies a
+# learned scale $\gamma$ and shift $\beta$, so that the sums do not grow from block to block. **Multi-head
+# attention** is the one you built in notebook 03; here it takes its queries from `x` and its keys and values
+# from `memory` (`x` itself for self-attention). The **feed-forward** layer is
+# $W_2\,\mathrm{ReLU}(W_1 x + b_1) + b_2$ with a hidden size $d_{ff}$ larger than $C$. The names of the parts
+# follow PyTorch's `nn.TransformerEncoderLayer`, so that `copy_from_torch` can give ours its weights.
 #
-# The lecture's picture of the transformer has three attention blocks: self-attention in the encoder,
-# self-attention in the decoder, and the encoder–decoder attention that joins them. Around each one, and
-# around a small two-layer MLP applied to every token alone, sits a **residual connection** ($x + f(x)$) and a
-# **layer normalisation**. In symbols, for the pre-norm arrangement that `mmcourse` uses by default
-# (the original paper normalises after the sum, $\mathrm{LN}(x + f(x))$; both are available):
-#
-# $$\textbf{encoder block:}\quad x \leftarrow x + \mathrm{MHA}(\mathrm{LN}(x)),\qquad
-#   x \leftarrow x + \mathrm{FFN}(\mathrm{LN}(x)),\qquad \mathrm{FFN}(x) = W_2\,\phi(W_1 x + b_1) + b_2 .$$
-#
-# $$\textbf{decoder block:}\quad y \leftarrow y + \mathrm{MHA}_{\text{causal}}(\mathrm{LN}(y)),\qquad
-#   y \leftarrow y + \mathrm{MHA}(\text{queries } \mathrm{LN}(y),\ \text{keys, values } m),\qquad
-#   y \leftarrow y + \mathrm{FFN}(\mathrm{LN}(y)),$$
-#
-# where $m$, the *memory*, is the encoder's output. The causal mask lets output token $t$ see only tokens
-# $0 \dots t$, so the decoder can be trained on whole sentences at once and still generate one word at a time.
-# The code is in `mmcourse/transformer.py`; here is the encoder block's `forward`, which reads like the
-# formula:
+# **Post-norm or pre-norm.** The diagram (and the paper, and PyTorch's default `norm_first=False`) normalises
+# *after* each sum: *post-norm*. Most later models normalise each sub-layer's *input* instead and leave the sum
+# alone, *pre-norm* (`norm_first=True`), which trains deep stacks more easily; the models of section 7 use it.
+# Here we build the post-norm block of the diagram.
 
 # %%
-print(inspect.getsource(EncoderBlock.forward))
+class LayerNorm(nn.Module):
+    """Each token's C features to mean 0 and variance 1, then the learned scale γ (weight) and shift β (bias)."""
+
+    def __init__(self, C, eps=1e-5):
+        super().__init__()
+        self.weight, self.bias, self.eps = nn.Parameter(torch.ones(C)), nn.Parameter(torch.zeros(C)), eps
+
+    def forward(self, x):  # (B, T, C)
+        mean = x.mean(-1, keepdim=True)  # (B, T, 1)
+        variance = x.var(-1, keepdim=True, unbiased=False)  # (B, T, 1)
+        return (x - mean) / torch.sqrt(variance + self.eps) * self.weight + self.bias  # (B, T, C)
+
+
+class Attention(nn.Module):
+    """Multi-head attention (notebook 03): queries from x (B, T, C), keys and values from memory (B, S, C)."""
+
+    def __init__(self, C, num_heads):
+        super().__init__()
+        self.H, self.weights = num_heads, None
+        self.q_proj, self.k_proj, self.v_proj, self.out_proj = (nn.Linear(C, C) for _ in range(4))
+
+    def forward(self, x, memory=None, allowed=None):
+        memory = x if memory is None else memory
+        B, T, C = x.shape
+        heads = lambda t: t.view(B, -1, self.H, C // self.H).transpose(1, 2)  # (B, L, C) -> (B, H, L, D)
+        q, k, v = heads(self.q_proj(x)), heads(self.k_proj(memory)), heads(self.v_proj(memory))
+        scores = q @ k.transpose(-2, -1) / math.sqrt(C // self.H)  # (B, H, T, S)
+        if allowed is not None:  # (T, S), True where query t may look at key s
+            scores = scores.masked_fill(~allowed, float("-inf"))
+        self.weights = scores.softmax(dim=-1)  # (B, H, T, S), kept for the pictures
+        return self.out_proj((self.weights @ v).transpose(1, 2).reshape(B, T, C))  # (B, T, C)
+
+
+class EncoderLayer(nn.Module):
+    """The parts of one encoder block, named as in nn.TransformerEncoderLayer."""
+
+    def __init__(self, C, num_heads, ff_dim):
+        super().__init__()
+        self.self_attn = Attention(C, num_heads)
+        self.norm1, self.norm2 = LayerNorm(C), LayerNorm(C)
+        self.linear1, self.linear2 = nn.Linear(C, ff_dim), nn.Linear(ff_dim, C)  # the MLP: C -> ff_dim -> C
+
 
 # %% [markdown]
-# **Check against PyTorch.** We build PyTorch's `nn.TransformerEncoderLayer` and `nn.TransformerDecoderLayer`,
-# copy their random weights into ours (`copy_from_torch`), and compare the outputs on the same input, with a
-# padding mask on the encoder and the causal mask on the decoder. Dropout is 0 so that both are
-# deterministic. (PyTorch's masks say True where attention is *forbidden*; ours say True where it is
-# allowed, hence the `~`.)
+# **Check the parts against PyTorch.** We make PyTorch's encoder layer with random weights (biases and layer
+# norm gains moved away from 0 and 1, so that a forgotten one shows), copy its weights into an `EncoderLayer`,
+# and compare the attention and the first layer norm on the same tokens. Dropout is 0, so both are
+# deterministic.
 
 # %%
-config_demo = TransformerConfig(embed_dim=32, num_heads=4, ff_dim=64, num_layers=2, dropout=0.0)
+C, H, FF = 32, 4, 64
 torch.manual_seed(1)
-source = torch.randn(2, 7, 32, generator=generator)  # (B, S, C): e.g. embedded input tokens
-target = torch.randn(2, 5, 32, generator=generator)  # (B, T, C): the output so far
-real_source = torch.tensor([[True] * 7, [True] * 4 + [False] * 3])  # the second input has 3 padding tokens
-
-ours_encoder_block, ours_decoder_block = EncoderBlock(config_demo).eval(), DecoderBlock(config_demo).eval()
-torch_encoder_layer = nn.TransformerEncoderLayer(32, 4, 64, dropout=0.0, activation="gelu", batch_first=True,
-                                                 norm_first=True)
-torch_decoder_layer = nn.TransformerDecoderLayer(32, 4, 64, dropout=0.0, activation="gelu", batch_first=True,
-                                                 norm_first=True)
-copy_from_torch(ours_encoder_block, torch_encoder_layer)
-copy_from_torch(ours_decoder_block, torch_decoder_layer)
+torch_encoder_layer = nn.TransformerEncoderLayer(C, H, FF, dropout=0.0, activation="relu", batch_first=True,
+                                                 norm_first=False)  # post-norm, as in the diagram
 with torch.no_grad():
-    memory_ours = ours_encoder_block(source, key_padding_mask=real_source)  # (B, S, C)
-    memory_torch = torch_encoder_layer.train()(source, src_key_padding_mask=~real_source)  # train(): the plain path
-    decoded_ours = ours_decoder_block(target, memory_ours, memory_key_padding_mask=real_source)  # (B, T, C)
-    decoded_torch = torch_decoder_layer(target, memory_ours, tgt_mask=nn.Transformer.generate_square_subsequent_mask(5),
-                                        tgt_is_causal=True, memory_key_padding_mask=~real_source)
-check_shape(decoded_ours, (2, 5, 32), "decoder output")
-encoder_difference = float((memory_ours - memory_torch).abs().max())
-decoder_difference = float((decoded_ours - decoded_torch).abs().max())
-print(f"largest difference from torch: encoder block {encoder_difference:.1e}, decoder block {decoder_difference:.1e}")
-mmcourse.record("encoder_block_max_abs_diff_vs_torch", encoder_difference)
-mmcourse.record("decoder_block_max_abs_diff_vs_torch", decoder_difference)
-assert max(encoder_difference, decoder_difference) < 1e-5
+    for parameter in torch_encoder_layer.parameters():
+        if parameter.ndim == 1:
+            parameter.add_(0.3 * torch.randn(parameter.shape))
+layer = EncoderLayer(C, H, FF)
+copy_from_torch(layer, torch_encoder_layer)
+source = torch.randn(2, 7, C, generator=generator)  # (B, S, C): e.g. 7 embedded input tokens
+with torch.no_grad():
+    attention_difference = (layer.self_attn(source) - torch_encoder_layer.self_attn(source, source, source)[0]).abs().max()
+    norm_difference = (layer.norm1(source) - torch_encoder_layer.norm1(source)).abs().max()
+print(f"largest difference from torch: attention {float(attention_difference):.1e}, "
+      f"layer norm {float(norm_difference):.1e}")
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: q04_encoder_block
+# points: 3
 
 # %% [markdown]
-# **The causal mask, tested.** Change the *last* target token: the decoder's outputs at every earlier
-# position must stay exactly the same, and only the last one may change.
+# **Exercise 4.3: the encoder block.** Write `encoder_block(x, layer)`: the post-norm encoder block of the
+# diagram, applied to tokens `x` of shape `(B, T, C)` with the parts of `layer`, an `EncoderLayer`
+# (`layer.self_attn(x)`, `layer.norm1`, `layer.norm2`, and the MLP's `layer.linear1` and `layer.linear2` with
+# a ReLU between them). It must give what PyTorch's `nn.TransformerEncoderLayer(norm_first=False)` gives with
+# the same weights. This block, repeated $N$ times, *is* the transformer's encoder; getting its wiring right is
+# what the diagram is about.
+
+# %% [raw]
+# # BEGIN SOLUTION
 
 # %%
-changed = target.clone()
-changed[:, -1] += 5.0
+def encoder_block(x, layer):
+    """Post-norm encoder block: (B, T, C) -> (B, T, C)."""
+    # BEGIN SOLUTION
+    x = layer.norm1(x + layer.self_attn(x))  # self-attention, then add & norm
+    return layer.norm2(x + layer.linear2(torch.relu(layer.linear1(x))))  # the MLP, then add & norm
+    # END SOLUTION
+
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+def test_encoder_block(encoder_block, EncoderLayer):
+    import math
+
+    import torch
+    import torch.nn.functional as F
+    from mmcourse.exercises import close, finished, not_the_mistake, same_shape
+    from mmcourse.transformer import copy_from_torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    B, T, C, H, FF = 2, 6, 16, 4, 32
+    theirs = nn.TransformerEncoderLayer(C, H, FF, dropout=0.0, activation="relu", batch_first=True)
+    with torch.no_grad():
+        for p in theirs.parameters():  # biases and layer norm gains away from 0 and 1
+            if p.ndim == 1:
+                p.add_(0.3 * torch.randn(p.shape))
+    ours = EncoderLayer(C, H, FF)
+    copy_from_torch(ours, theirs)
+    x = torch.randn(B, T, C)
+    what = "encoder_block(x, layer) for x of shape (2, 6, 16)"
+    with torch.no_grad():
+        got = same_shape(finished(encoder_block(x, ours), what), (B, T, C), what)
+        n1, n2, attn = theirs.norm1, theirs.norm2, theirs.self_attn
+
+        def attend(z, scale=None):  # torch's self-attention, optionally with another scale of the scores
+            q, k, v = (t.view(B, T, H, C // H).transpose(1, 2)
+                       for t in F.linear(z, attn.in_proj_weight, attn.in_proj_bias).chunk(3, dim=-1))
+            heads = F.scaled_dot_product_attention(q, k, v, scale=scale)  # (B, H, T, D)
+            return attn.out_proj(heads.transpose(1, 2).reshape(B, T, C))
+
+        def mlp(z, act=torch.relu):
+            return theirs.linear2(act(theirs.linear1(z)))
+
+        def post_norm(a):  # the right block around an attention output a
+            h = n1(x + a)
+            return n2(h + mlp(h))
+
+        a = attend(x)
+        h = n1(x + a)
+        pre = x + attend(n1(x))
+        inside = x + n1(a)
+        mistakes = [
+            (n2(mlp(n1(a))), "both residual connections are missing: each sub-layer's input must be added to its "
+                             "output (x + sublayer(x)) before the layer norm"),
+            (n2(n1(a) + mlp(n1(a))), "the residual connection around the attention is missing: add x to "
+                                     "self_attn(x) before norm1"),
+            (n2(mlp(h)), "the residual connection around the MLP is missing: add its input to its output before "
+                         "norm2"),
+            (pre + mlp(n2(pre)), "this is the pre-norm block (norm_first=True): the layer norms are applied to each "
+                                 "sub-layer's input. The diagram and nn.TransformerEncoderLayer's default are "
+                                 "post-norm: add first, then normalise the sum"),
+            (inside + n2(mlp(inside)), "you normalised each sub-layer's output before adding it; 'add & norm' "
+                                       "normalises the sum x + sublayer(x)"),
+            (n2(h + theirs.linear2(theirs.linear1(h))), "the MLP has no non-linearity: put a ReLU between linear1 "
+                                                        "and linear2 (two linear maps in a row are just one)"),
+            (n2(h + mlp(h, F.gelu)), "you used GELU; this block (the paper's, and PyTorch's default) uses ReLU"),
+            (n1(h + mlp(h)), "the second 'add & norm' reuses norm1: each sub-layer has its own layer norm (norm2)"),
+            (post_norm(attend(x, scale=1.0)), "the attention scores are not divided by √D (D = C / H, one head's "
+                                              "size): use layer.self_attn as given, or check your attention"),
+            (post_norm(attend(x, scale=1 / math.sqrt(C))), "the attention scores are divided by √C; the scale is "
+                                                           "√D with D = C / H, the size of one head"),
+        ]
+        for wrong, diagnosis in mistakes:
+            not_the_mistake(got, wrong, what, diagnosis, atol=1e-4)
+        close(got, theirs.train()(x), what + ", compared with nn.TransformerEncoderLayer",
+              hint="follow the diagram from bottom to top: each sub-layer, its residual, its add & norm")
+
+
+test_encoder_block(encoder_block, EncoderLayer)
+
+# %%
+# HIDDEN
+def test_encoder_block_on_other_sizes(encoder_block, EncoderLayer):
+    import torch
+    from mmcourse.exercises import close, same_shape
+    from mmcourse.transformer import copy_from_torch
+    from torch import nn
+
+    for seed, (B, T, C, H, FF) in enumerate([(3, 9, 24, 3, 40), (1, 1, 8, 2, 8), (4, 5, 12, 1, 48)]):
+        torch.manual_seed(10 + seed)
+        theirs = nn.TransformerEncoderLayer(C, H, FF, dropout=0.0, activation="relu", batch_first=True)
+        with torch.no_grad():
+            for p in theirs.parameters():
+                if p.ndim == 1:
+                    p.add_(0.3 * torch.randn(p.shape))
+        ours = EncoderLayer(C, H, FF)
+        copy_from_torch(ours, theirs)
+        x = 2 * torch.randn(B, T, C)
+        what = f"encoder_block(x, layer) for x of shape {(B, T, C)} and {H} heads"
+        with torch.no_grad():
+            got = same_shape(encoder_block(x, ours), (B, T, C), what)
+            close(got, theirs.train()(x), what + ", compared with nn.TransformerEncoderLayer")
+
+
+test_encoder_block_on_other_sizes(encoder_block, EncoderLayer)
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
+
+# %%
+encoder_block = student_or_reference(encoder_block, post_norm_encoder_block, (source, layer), "encoder_block")
+
+# %% [markdown]
+# **The whole block against PyTorch**, on the 7 tokens of `source`. (PyTorch's layer runs in training mode, its
+# plain code path; with dropout 0 that changes nothing else.)
+
+# %%
 with torch.no_grad():
-    after = ours_decoder_block(changed, memory_ours, memory_key_padding_mask=real_source)
-change_per_position = (after - decoded_ours).abs().amax(dim=(0, 2))  # (T,)
-print("largest change of the output at each position:", [f"{float(c):.1e}" for c in change_per_position])
+    memory = encoder_block(source, layer)  # (B, S, C): the encoder's output, the decoder's memory below
+    encoder_difference = float((memory - torch_encoder_layer.train()(source)).abs().max())
+check_shape(memory, (2, 7, C), "encoder block output")
+print(f"largest difference from nn.TransformerEncoderLayer: {encoder_difference:.1e}")
+mmcourse.record("encoder_block_max_abs_diff_vs_torch", encoder_difference)
+assert encoder_difference < 1e-5
+
+# %% [markdown]
+# **The decoder block** has the same parts and two new ideas. Its self-attention is *masked*: output token $t$
+# may look only at tokens $0 \dots t$ (a lower-triangular `allowed`), so the decoder can be trained on whole
+# sentences at once and still generate one word at a time. And between that and the MLP sits the
+# **encoder–decoder attention**: queries from the decoder, keys and values from the encoder's output, the
+# *memory*. We build it, names as in `nn.TransformerDecoderLayer`, and check it the same way.
+
+# %%
+class DecoderLayer(nn.Module):
+    """One post-norm decoder block; its parts are named as in nn.TransformerDecoderLayer."""
+
+    def __init__(self, C, num_heads, ff_dim):
+        super().__init__()
+        self.self_attn, self.multihead_attn = Attention(C, num_heads), Attention(C, num_heads)
+        self.norm1, self.norm2, self.norm3 = LayerNorm(C), LayerNorm(C), LayerNorm(C)
+        self.linear1, self.linear2 = nn.Linear(C, ff_dim), nn.Linear(ff_dim, C)
+
+    def forward(self, y, memory):  # y (B, T, C): the output so far; memory (B, S, C): the encoder's output
+        T = y.shape[1]
+        causal = torch.ones(T, T, dtype=torch.bool).tril()  # (T, T): token t may look at tokens 0 … t
+        y = self.norm1(y + self.self_attn(y, allowed=causal))  # masked self-attention
+        y = self.norm2(y + self.multihead_attn(y, memory))  # encoder–decoder attention
+        return self.norm3(y + self.linear2(torch.relu(self.linear1(y))))  # the MLP
+
+
+torch_decoder_layer = nn.TransformerDecoderLayer(C, H, FF, dropout=0.0, activation="relu", batch_first=True)
+decoder_layer = DecoderLayer(C, H, FF)
+copy_from_torch(decoder_layer, torch_decoder_layer)
+target = torch.randn(2, 5, C, generator=generator)  # (B, T, C): the output so far
+with torch.no_grad():
+    changed = target.clone()
+    changed[:, -1] += 5.0  # change only the last output token
+    decoded_changed = decoder_layer(changed, memory)  # (B, T, C)
+    decoded = decoder_layer(target, memory)  # (B, T, C)
+    decoded_torch = torch_decoder_layer.train()(target, memory, tgt_is_causal=True,
+                                                tgt_mask=nn.Transformer.generate_square_subsequent_mask(5))
+change_per_position = (decoded_changed - decoded).abs().amax(dim=(0, 2))  # (T,)
+decoder_difference = float((decoded - decoded_torch).abs().max())
+print(f"largest difference from nn.TransformerDecoderLayer: {decoder_difference:.1e}")
+print("change the last output token; largest change of the output at each position:",
+      ", ".join(f"{float(c):.1e}" for c in change_per_position))
+mmcourse.record("decoder_block_max_abs_diff_vs_torch", decoder_difference)
+assert decoder_difference < 1e-5
 assert float(change_per_position[:-1].max()) == 0.0 and float(change_per_position[-1]) > 0.1
 
 # %% [markdown]
-# **Pictures of the three attentions**: the encoder's self-attention (the padded tokens of the second input
-# get no weight), the decoder's causal self-attention (a lower triangle), and the encoder–decoder attention
-# (each output token over the input tokens), all from the blocks above, head 0.
+# The second line is the causal mask at work: only the last position changes. Below, the three attentions of
+# the lecture's picture, head 0 of the second example: the encoder's self-attention (every token sees every
+# token), the decoder's masked self-attention (a lower triangle) and the encoder–decoder attention (each
+# output token over the 7 input tokens).
 
 # %%
-fig, axes = plt.subplots(1, 3, figsize=(10, 2.9))
-panels = [(ours_encoder_block.attn_weights[1, 0], "encoder self-attention\n(input 2: 3 padding tokens)", "key", "query"),
-          (ours_decoder_block.attn_weights[1, 0], "decoder self-attention\n(causal)", "key (output so far)", "query"),
-          (ours_decoder_block.cross_attn_weights[1, 0], "encoder–decoder attention", "input token (memory)",
-           "output token")]
-for ax, (weights, title, xlabel, ylabel) in zip(axes, panels):
-    ax.imshow(weights, cmap="viridis", vmin=0)
+fig, axes = plt.subplots(1, 3, figsize=(10, 3), layout="constrained")
+panels = [(layer.self_attn, "encoder self-attention", "key (input token)", "query (input token)"),
+          (decoder_layer.self_attn, "decoder masked self-attention", "key (output so far)", "query (output token)"),
+          (decoder_layer.multihead_attn, "encoder–decoder attention", "key (input token)", "query (output token)")]
+for ax, (attention, title, xlabel, ylabel) in zip(axes, panels):
+    image = ax.imshow(attention.weights[1, 0].detach(), cmap="viridis", vmin=0, vmax=1)
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     ax.title.set_fontsize(9)
-fig.tight_layout()
+fig.colorbar(image, ax=axes, fraction=0.02, label="attention weight")
 plt.show()
 
 # %% [markdown]
-# **Stacks.** A transformer repeats each block $N$ times. `TransformerEncoder` and `TransformerDecoder`
-# stack `num_layers` blocks; the decoder's every block attends to the same memory, the encoder's last output.
-
-# %%
-encoder_stack, decoder_stack = TransformerEncoder(config_demo).eval(), TransformerDecoder(config_demo).eval()
-with torch.no_grad():
-    memory = encoder_stack(source, key_padding_mask=real_source)
-    output = decoder_stack(target, memory, memory_key_padding_mask=real_source)
-print(f"input {tuple(source.shape)} -> memory {tuple(memory.shape)}; output so far {tuple(target.shape)} -> "
-      f"{tuple(output.shape)}")
-print(f"parameters: encoder {sum(p.numel() for p in encoder_stack.parameters()):,}, "
-      f"decoder {sum(p.numel() for p in decoder_stack.parameters()):,} "
-      f"(each decoder block has a second attention: the encoder–decoder one)")
-
-# %% [markdown]
-# ## 8 · One transformer over an image and a question: spatial questions need positions
+# ## 7 · One transformer over an image and a question: spatial questions need positions
 #
-# **The task.** Scenes of the scene world with three objects, and questions such as "what shape is left of
-# the red circle": exactly one object is left of it (in an earlier column), and the answer is its shape. To
-# answer, a model must find the named object, find the others, and compare *where* they are. We draw the
-# scenes at 24 × 24 pixels on the 3 × 3 grid, so that each 8 × 8 patch is exactly one cell: every object
-# lies in one patch, and its place is *which* patch.
+# **The task.** Scenes of the scene world with three objects, and questions such as "what shape is left of the
+# red circle": exactly one object is left of it (in an earlier column), and the answer is its shape. To answer,
+# a model must find the named object, find the others, and compare *where* they are. The scenes are 24 × 24
+# pixels on a 3 × 3 grid, so each 8 × 8 patch is exactly one cell: an object's place is *which* patch it is in.
 #
-# **The model** (`mmcourse.multimodal.PatchTextEncoder`, the single-stream design of the lecture's
-# vision + language transformers): one sequence `[CLS]`, 9 patch tokens, the question's word tokens; each
-# token is *content* (a linear map of the patch's pixels, or the word's embedding) + *modality* (one vector
-# for image, one for text) + *position* (the 2-D encoding for patches, the 1-D one for words). A linear
-# layer reads the answer off `[CLS]`'s final state. We train it three times, identical but for the positions:
-# sinusoidal, learned, and none.
-
-# %%
-print(inspect.getsource(PatchTextEncoder.forward))
+# **The model** (`mmcourse.multimodal.PatchTextEncoder`, the single-stream design of the lecture's vision +
+# language transformers): one sequence `[CLS]`, 9 patch tokens, the question's words. Each token is *content*
+# (a linear map of the patch's pixels, or the word's embedding) + *modality* (one learned vector for image,
+# one for text) + *position*: the sinusoidal code of section 2 for the words, and for the patches a 2-D code,
+# half of the dimensions for the row and half for the column, $[PE(r), PE(c)]$. A linear layer reads the
+# answer off `[CLS]`'s final state. Its blocks are the pre-norm kind. We train it three times, identical but
+# for the positions: sinusoidal, none, and a learned table (one trained vector per position, as in BERT and
+# the Vision Transformer), which starts as random vectors.
 
 # %%
 scene_config = SceneConfig(image_size=24, min_objects=3, max_objects=3)
@@ -599,25 +851,13 @@ def spatial_tensors(scene_set, vqa):
 
 
 train_tensors, test_tensors = spatial_tensors(scenes_train, vqa_train), spatial_tensors(scenes_test, vqa_test)
-check_shape(train_tensors[0], (6000, 9, 192), "training patches")
+check_shape(train_tensors[0], (2 * 3000, 9, 192), "training patches")
 print(f"{len(vqa_train)} training questions about {len(scenes_train)} scenes; {len(vqa_test)} test questions about "
       f"{len(scenes_test)} new scenes")
 
-fig, axes = plt.subplots(1, 4, figsize=(10, 2.8))
-for ax, n in zip(axes, range(4)):
-    ax.imshow(scenes_test.images[vqa_test.scene_index[n]].permute(1, 2, 0))
-    for line in (7.5, 15.5):
-        ax.axhline(line, color="gray", lw=0.5)
-        ax.axvline(line, color="gray", lw=0.5)
-    ax.set_title(f"{vqa_test.questions[n].replace('what shape is ', '')}?\n→ {vqa_test.answers[n]}", fontsize=8)
-    ax.axis("off")
-fig.suptitle("test questions: 'what shape is <relation> the <object>?' (grey lines: the 9 patches)", fontsize=9)
-fig.tight_layout()
-plt.show()
-
 # %% [markdown]
-# **Training.** The same seed, data, sizes (64 features, 4 heads, 2 layers) and 8 epochs for all three
-# models; only the position term differs. Each takes a few seconds.
+# **Training.** The same seed, data, sizes (32 features, 4 heads, 2 layers) and training budget for all three
+# models; only the position term differs.
 
 # %%
 class SpatialVQA(nn.Module):
@@ -625,46 +865,54 @@ class SpatialVQA(nn.Module):
 
     def __init__(self, positions):
         super().__init__()
-        config = TransformerConfig(embed_dim=64, num_heads=4, ff_dim=128, num_layers=2, dropout=0.0)
+        config = TransformerConfig(embed_dim=32, num_heads=4, ff_dim=64, num_layers=2, dropout=0.0)
         self.encoder = PatchTextEncoder(patch_dim=3 * PATCH * PATCH, vocab_size=len(spatial_vocab), grid=3,
                                         max_words=16, config=config, positions=positions)
-        self.answer = nn.Linear(64, len(answer_vocab))
+        self.answer = nn.Linear(32, len(answer_vocab))
 
     def forward(self, patches, words):
         return self.answer(self.encoder(patches, words)[:, 0])  # (B, answers): read off [CLS]
 
 
-spatial_models, spatial_accuracy, spatial_seconds = {}, {}, {}
+spatial_models, spatial_accuracy = {}, {}
 for positions in ("sinusoidal", "none", "learned"):
     mmcourse.set_seed(0)
     model = SpatialVQA(positions)
     if positions == "learned":
-        learned_before_training = model.encoder.patch_pos.detach().clone()  # (9, 64): random at first
-    start = time.perf_counter()
-    train(model, lambda p, w, y: F.cross_entropy(model(p, w), y), train_tensors,
-          TrainConfig(epochs=8, batch_size=128, lr=1e-3, progress=False))
-    spatial_seconds[positions] = time.perf_counter() - start
+        learned_before_training = model.encoder.patch_pos.detach().clone()  # (9, 32): random at first
+    train(model, lambda p, w, y: F.cross_entropy(model(p, w), y), train_tensors, TrainConfig(epochs=8, batch_size=128, lr=3e-3, progress=False))
     spatial_models[positions] = model.eval()
     spatial_accuracy[positions] = accuracy(predict(model, *test_tensors[:2]), test_tensors[2])
-    print(f"positions = {positions:<10}: test accuracy {spatial_accuracy[positions]:.3f} "
-          f"(trained in {spatial_seconds[positions]:.1f} s)")
+    print(f"positions = {positions:<10}: test accuracy {spatial_accuracy[positions]:.3f}")
 
-mmcourse.record("spatial_vqa_accuracy_with_pe", spatial_accuracy["sinusoidal"])
-mmcourse.record("spatial_vqa_accuracy_without_pe", spatial_accuracy["none"])
-mmcourse.record("spatial_vqa_accuracy_learned_pe", spatial_accuracy["learned"])
+for name, positions in (("with_pe", "sinusoidal"), ("without_pe", "none"), ("learned_pe", "learned")):
+    mmcourse.record(f"spatial_vqa_accuracy_{name}", round(spatial_accuracy[positions], 4))
 
 # %% [markdown]
-# **Why "none" is stuck near 60 %, not at 25 %.** Without positions the model still sees *which* objects
-# are in the picture (patch contents are not hidden) and reads the question (as a bag of words, which is
-# enough here: only one object is named). It knows the answer is the shape of one of the two *other*
-# objects; it cannot know which one, so it guesses. When both other objects have the same shape the guess is
-# free. A guess between two is right about half of the time, plus those free cases.
+# These are single training runs (seed 0): read the gap between the models, not the third digit.
+#
+# **Why "none" is stuck near 60 %, not at 25 %.** Without positions the model still sees *which* objects are
+# in the picture and reads the question. It can know that the answer is the shape of one of the two *other*
+# objects, but not which one. When both have the same shape, that is enough; otherwise the best it can do is
+# guess between two. The printout counts what such a guesser would score on these test questions.
 #
 # **A test that leaves no doubt.** Shuffle the 9 patches of every test image (the same pixels, in another
 # order) and ask again. A model without positions must give *exactly* the same answers, because its input is a
 # set; the models with positions see a different picture, and their answers change.
 
 # %%
+def best_guess_without_positions(scene, question):
+    """1 if the two objects other than the named one share a shape (no need to know which), else 1/2."""
+    named = question.split(" the ")[-1]  # e.g. "red circle"
+    others = [o.shape for o in scene.objects if f"{o.colour} {o.shape}" != named]
+    return 1.0 if len(set(others)) == 1 else 0.5
+
+
+guess_ceiling = sum(best_guess_without_positions(scenes_test.scenes[int(s)], q)
+                    for s, q in zip(vqa_test.scene_index, vqa_test.questions)) / len(vqa_test)
+print(f"best score of a guess between the two other objects: {guess_ceiling:.3f}; "
+      f"the model without positions: {spatial_accuracy['none']:.3f}")
+
 shuffle = torch.randperm(9, generator=generator)
 shuffled_patches = test_tensors[0][:, shuffle]  # (M, 9, 192): the same patches, in another order
 answers_changed = {}
@@ -678,80 +926,68 @@ mmcourse.record("answers_changed_by_shuffling_without_pe", answers_changed["none
 assert answers_changed["none"] == 0.0
 
 # %% [markdown]
-# **Pictures.** Left: the three accuracies. Middle: what the learned position table ended up as, the cosine
-# similarity of each patch's learned vector with every other patch's, next to the same for the 2-D
-# sinusoidal code (right). Did the table discover the grid? One number answers it: the correlation, over all
-# pairs of different patches, between the cosine similarity of their vectors and (minus) their distance on
-# the grid in cells, $|r_1 - r_2| + |c_1 - c_2|$. It is near 0 for a random table and near 1 when nearby
-# patches get similar vectors.
-
-# %%
-learned_patch_positions = spatial_models["learned"].encoder.patch_pos.detach()  # (9, 64)
-sinusoidal_patch_positions = spatial_models["sinusoidal"].encoder.patch_pos  # (9, 64)
-cells = torch.tensor([(n // 3, n % 3) for n in range(9)], dtype=torch.float32)  # (9, 2): row, column of each patch
-grid_distance = torch.cdist(cells, cells, p=1)  # (9, 9)
-different = ~torch.eye(9, dtype=torch.bool)
-
-
-def grid_correlation(table):
-    """Correlation between the cosine similarity of two patches' vectors and minus their grid distance."""
-    cosine = F.cosine_similarity(table[:, None], table[None], dim=-1)  # (9, 9)
-    return float(torch.corrcoef(torch.stack([cosine[different], -grid_distance[different]]))[0, 1])
-
-
-for name, table in (("learned, before training", learned_before_training), ("learned, after training",
-                    learned_patch_positions), ("2-D sinusoidal", sinusoidal_patch_positions)):
-    print(f"{name:<25}: correlation with closeness on the grid {grid_correlation(table):+.2f}")
-mmcourse.record("learned_pe_grid_correlation", grid_correlation(learned_patch_positions))
-
-fig, axes = plt.subplots(1, 3, figsize=(10, 3), gridspec_kw={"width_ratios": [1.2, 1, 1]})
-names = list(spatial_accuracy)
-axes[0].bar(names, [spatial_accuracy[p] for p in names], color=["tab:green", "tab:red", "tab:blue"])
-axes[0].axhline(0.9, color="gray", ls=":", lw=1)
-axes[0].set(ylim=(0, 1), ylabel="test accuracy", title="spatial questions, by positions")
-for ax, table, title in ((axes[1], learned_patch_positions, "learned table, after training"),
-                         (axes[2], sinusoidal_patch_positions, "2-D sinusoidal")):
-    cosine = F.cosine_similarity(table[:, None], table[None], dim=-1)  # (9, 9)
-    ax.imshow(cosine, cmap="viridis")
-    ax.set(title=title, xlabel="patch", ylabel="patch", xticks=range(9), yticks=range(9))
-    ax.title.set_fontsize(9)
-fig.tight_layout()
-plt.show()
-
-# %% [markdown]
 # **Where `[CLS]` looks.** The attention of the `[CLS]` token over the 9 patches in the last layer of the
-# sinusoidal model (mean over heads), for the four test questions above.
+# sinusoidal model (mean over its 4 heads). Top: four test questions, with the true answer and the model's.
+# Bottom: the attention, with the answer object's patch framed in red. What to see: `[CLS]` does not spread its
+# attention over the picture; it looks hardest at the object whose shape is the answer, and the printout counts
+# how often that holds over all test questions. In the fourth example its attention is split between the
+# circle (0.19) and the triangle (0.14), and the model answers wrongly.
 
 # %%
+def answer_patch(scene, question):
+    """The patch (row · 3 + column) of the object that answers 'what shape is <relation> the <object>'."""
+    relation, named = question.removeprefix("what shape is ").split(" the ")
+    target = next(o for o in scene.objects if f"{o.colour} {o.shape}" == named)
+    found = next(o for o in scene.objects if relation_holds(o, relation, target))
+    return found.row * 3 + found.col
+
+
 model = spatial_models["sinusoidal"]
 with torch.no_grad():
-    model(test_tensors[0][:4], test_tensors[1][:4])
-cls_to_patches = model.encoder.encoder.attn_weights[-1].mean(1)[:, 0, 1:10]  # (4, 9): [CLS] -> patches
+    model(*test_tensors[:2])
+cls_to_patches = model.encoder.encoder.attn_weights[-1].mean(1)[:, 0, 1:10]  # (M, 9): [CLS] -> patches
+truth_patch = torch.tensor([answer_patch(scenes_test.scenes[int(s)], q)
+                            for s, q in zip(vqa_test.scene_index, vqa_test.questions)])  # (M,)
+on_answer = float((cls_to_patches.argmax(1) == truth_patch).float().mean())
+print(f"[CLS]'s most attended patch holds the answer object in {on_answer:.0%} of the {len(vqa_test)} test "
+      f"questions (3 of the 9 patches hold an object)")
+mmcourse.record("cls_attends_answer_patch_fraction", round(on_answer, 4))
 predicted_answers = predict(model, test_tensors[0][:4], test_tensors[1][:4]).argmax(1)
 
-fig, axes = plt.subplots(1, 4, figsize=(10, 2.8))
-for n, ax in enumerate(axes):
-    ax.imshow(scenes_test.images[vqa_test.scene_index[n]].permute(1, 2, 0))
-    ax.imshow(cls_to_patches[n].view(3, 3), cmap="inferno", alpha=0.55, extent=(-0.5, 23.5, 23.5, -0.5))
-    ax.set_title(f"{vqa_test.questions[n].replace('what shape is ', '')}?\nanswer: "
-                 f"{answer_vocab.decode([int(predicted_answers[n])])}", fontsize=8)
-    ax.axis("off")
-fig.tight_layout()
+fig, axes = plt.subplots(2, 4, figsize=(10, 5.4), layout="constrained")
+for n in range(4):
+    axes[0, n].imshow(scenes_test.images[vqa_test.scene_index[n]].permute(1, 2, 0))
+    for line in (7.5, 15.5):
+        axes[0, n].axhline(line, color="gray", lw=0.5)
+        axes[0, n].axvline(line, color="gray", lw=0.5)
+    axes[0, n].set_title(f"{vqa_test.questions[n].replace('what shape is ', '')}?\ntrue: {vqa_test.answers[n]} · "
+                         f"model: {answer_vocab.decode([int(predicted_answers[n])])}", fontsize=8)
+    heat = axes[1, n].imshow(cls_to_patches[n].view(3, 3), cmap="viridis", vmin=0, vmax=float(cls_to_patches[:4].max()))
+    row, col = divmod(int(truth_patch[n]), 3)
+    axes[1, n].add_patch(plt.Rectangle((col - 0.5, row - 0.5), 1, 1, fill=False, edgecolor="red", lw=2))
+    for r in range(3):
+        for c in range(3):
+            axes[1, n].text(c, r, f"{float(cls_to_patches[n, 3 * r + c]):.2f}", ha="center", va="center", fontsize=7,
+                            color="white" if cls_to_patches[n, 3 * r + c] < 0.5 * cls_to_patches[:4].max() else "black")
+    for ax in axes[:, n]:
+        ax.set(xticks=[], yticks=[])
+axes[1, 0].set_ylabel("[CLS] → patches\n(red: the answer object)", fontsize=8)
+fig.colorbar(heat, ax=axes[1], fraction=0.02, label="attention weight")
 plt.show()
 
 # %% [markdown]
-# ## 9 · Play with the encoding
+# ## 8 · Play with the encoding
 #
-# Choose a **position** and a **dimension**. Left: the encoding, with your position's row and your
-# dimension's column marked. Middle: your dimension over all positions (a sine for even $i$, a cosine for
-# odd $i$) and its wavelength. Right: how similar your position is to every other,
-# $PE(pos)^\top PE(q)$. Everything is precomputed; the widget only redraws.
+# Choose a **position** and a **dimension**. Left: the encoding, with your position's row and your dimension's
+# column marked. Middle: your dimension over all positions and its wavelength. Right: how similar your
+# position is to every other, $PE(pos)^\top PE(q)$.
 
 # %%
 def draw_encoding(position=20, dimension=6):
     """The sinusoidal encoding (100 positions, 64 dimensions) seen from one position and one dimension."""
     fig, axes = plt.subplots(1, 3, figsize=(10, 2.9))
-    axes[0].imshow(pe, aspect="auto", cmap="RdBu_r", vmin=-1, vmax=1)
+    image = axes[0].imshow(pe, aspect="auto", cmap="RdBu_r", vmin=-1, vmax=1)
+    fig.colorbar(image, ax=axes[0], fraction=0.05)
     axes[0].axhline(position, color="black", lw=1)
     axes[0].axvline(dimension, color="black", lw=1)
     axes[0].set(xlabel="dimension i", ylabel="position pos", title="PE(pos, i)")
@@ -769,38 +1005,131 @@ def draw_encoding(position=20, dimension=6):
 
 
 widgets.show(draw_encoding())
-
-# %%
-start = time.perf_counter()
-plt.close(draw_encoding(73, 41))
-print(f"one redraw: {time.perf_counter() - start:.2f} s")
 widgets.explore(draw_encoding, position=(0, P_show - 1, 1, 20), dimension=(0, d_show - 1, 1, 6))
 
 # %% [markdown]
 # ## Take-aways
 #
-# - Self-attention is permutation equivariant: reorder the inputs and the outputs are reordered the same way
-#   (we measured a difference of about $10^{-7}$). Pooled, a sentence and its mirror image are identical, and so
+# - Self-attention is permutation *equivariant* (the lecture's "invariant" is an erratum): reorder the inputs
+#   and the outputs are reordered the same way. Pooled, a sentence and its mirror image are identical, and so
 #   are an image and its shuffled patches.
 # - A positional encoding is a vector that depends only on the position, added to each token. The lecture's
-#   sinusoidal one, $PE_{(pos,i)} = \sin(pos/10000^{i/d})$ or $\cos(pos/10000^{(i-1)/d})$, turns each pair of
-#   dimensions like a clock hand at its own speed; its values stay in $[-1, 1]$ and no two positions share a code.
-# - Moving $k$ positions is one fixed rotation $M_k$ for every position, and the dot product of two encodings
-#   depends only on their distance: attention can learn *relative* offsets from an *absolute* code.
-# - Learned tables can fit any pattern but start as noise; trained on spatial questions alone, ours found the
-#   grid (nearby patches got similar vectors). 2-D encodings give image patches a row and a column, so that
-#   neighbours in both directions look alike from the start.
-# - A transformer block is attention and a per-token MLP, each inside a residual connection with layer
-#   normalisation. The decoder adds a causal mask and an encoder–decoder attention; ours match PyTorch's
-#   layers to $10^{-6}$.
+#   sinusoidal one turns each pair of dimensions like a clock hand at its own speed; its values stay in
+#   $[-1, 1]$ and no two positions share a code.
+# - Moving $k$ positions is one fixed block-diagonal rotation $M_k$ for every position, and the dot product of
+#   two encodings depends only on their distance: attention can learn *relative* offsets from an *absolute* code.
+# - A transformer block is attention and a per-token MLP, each inside a residual connection with a layer norm
+#   (after the sum in the original post-norm block, before the sub-layer in pre-norm). The decoder adds a
+#   causal mask and the encoder–decoder attention. Ours match PyTorch's layers to $10^{-6}$.
 # - One transformer can read two modalities as one sequence of tokens. On spatial questions it answered
-#   correctly with positions and fell to a guess without them, and only the models with positions noticed
-#   when the patches were shuffled.
+#   correctly with positions and fell to a guess between two objects without them.
+
+# %% [markdown]
+# ## Going further
 #
+# ### Learned and 2-D encodings
+#
+# **Learned.** Instead of a formula, keep a table with one trainable vector per position and add row $t$ to
+# token $t$ (BERT and the Vision Transformer do this). It can learn whatever pattern the task needs, but it
+# starts as noise, knows nothing about neighbours until the data teach it, and has no row for a position
+# beyond the longest seen in training. `mmcourse.positional.LearnedPositionalEncoding` is such a table.
+#
+# **2-D.** The patches of an image sit on a grid, not on a line. Numbering them row by row and using the 1-D
+# encoding puts the patch *below* a patch eight positions away, farther than the patch three to its right. A
+# 2-D encoding spends half the dimensions on the row and half on the column, $PE_{2D}(r, c) = [\,PE(r) \,,\,
+# PE(c)\,]$, so that closeness in both directions is closeness in the code. Below: the cosine similarity of
+# one patch of an 8 × 8 grid (the white dot) to all others, for the three kinds.
+
+# %%
+grid_side, d_grid = 8, 64
+pe_2d = positional.sinusoidal_encoding_2d(grid_side, grid_side, d_grid).reshape(grid_side ** 2, d_grid)  # (64, 64)
+pe_raster = positional.sinusoidal_encoding(grid_side ** 2, d_grid)  # (64, 64): patch n = r·8 + c as a 1-D position
+learned_table = positional.LearnedPositionalEncoding(grid_side ** 2, d_grid).weight.detach()  # (64, 64), untrained
+centre = 3 * grid_side + 3  # patch (3, 3)
+
+fig, axes = plt.subplots(1, 3, figsize=(9.5, 3), layout="constrained")
+for ax, (name, table) in zip(axes, [("1-D, row by row", pe_raster), ("2-D: [PE(row), PE(column)]", pe_2d),
+                                    ("learned, before training", learned_table)]):
+    cosine = F.cosine_similarity(table[centre][None], table, dim=1).view(grid_side, grid_side)  # (8, 8)
+    fig.colorbar(ax.imshow(cosine, cmap="viridis"), ax=ax, fraction=0.046)  # each panel on its own scale
+    ax.plot(3, 3, "o", color="white", ms=5)
+    ax.set_title(name, fontsize=9)
+    ax.axis("off")
+fig.suptitle("cosine similarity of patch (3, 3) to every patch of an 8 × 8 grid", fontsize=9)
+plt.show()
+
+# %% [markdown]
+# The 1-D code sees the row (neighbours left and right are similar) but treats the patches above and below as
+# far away; the 2-D code is a blob round the patch in both directions; the untrained table is noise.
+#
+# ### What the learned table learned
+#
+# Section 7 trained a learned table on spatial questions alone. Did it discover the grid? One number answers
+# it: the correlation, over all pairs of different patches, between the cosine similarity of their vectors and
+# (minus) their distance on the grid in cells, $|r_1 - r_2| + |c_1 - c_2|$. It is near 0 for a random table
+# and near 1 when nearby patches get similar vectors.
+
+# %%
+learned_patch_positions = spatial_models["learned"].encoder.patch_pos.detach()  # (9, 32)
+sinusoidal_patch_positions = spatial_models["sinusoidal"].encoder.patch_pos  # (9, 32)
+cells = torch.tensor([(n // 3, n % 3) for n in range(9)], dtype=torch.float32)  # (9, 2): row, column of each patch
+grid_distance = torch.cdist(cells, cells, p=1)  # (9, 9)
+different = ~torch.eye(9, dtype=torch.bool)
+
+
+def grid_correlation(table):
+    """Correlation between the cosine similarity of two patches' vectors and minus their grid distance."""
+    cosine = F.cosine_similarity(table[:, None], table[None], dim=-1)  # (9, 9)
+    return float(torch.corrcoef(torch.stack([cosine[different], -grid_distance[different]]))[0, 1])
+
+
+for name, table in (("learned, before training", learned_before_training), ("learned, after training",
+                    learned_patch_positions), ("2-D sinusoidal", sinusoidal_patch_positions)):
+    print(f"{name:<25}: correlation with closeness on the grid {grid_correlation(table):+.2f}")
+mmcourse.record("learned_pe_grid_correlation", round(grid_correlation(learned_patch_positions), 4))
+
+fig, axes = plt.subplots(1, 2, figsize=(7.5, 3.2), layout="constrained")
+for ax, table, title in ((axes[0], learned_patch_positions, "learned table, after training"),
+                         (axes[1], sinusoidal_patch_positions, "2-D sinusoidal")):
+    image = ax.imshow(F.cosine_similarity(table[:, None], table[None], dim=-1), cmap="viridis")
+    fig.colorbar(image, ax=ax, fraction=0.046, label="cosine similarity")  # each panel on its own scale
+    ax.set(title=title, xlabel="patch", ylabel="patch", xticks=range(9), yticks=range(9))
+    ax.title.set_fontsize(9)
+plt.show()
+
+# %% [markdown]
+# ### Pre-norm blocks, and the stacks
+#
+# The blocks of `mmcourse.transformer` (used in section 7 and in notebooks 07 and 08) are pre-norm by default,
+# $x + f(\mathrm{LN}(x))$, with a GELU in the MLP; their stacks `TransformerEncoder` and `TransformerDecoder`
+# repeat a block `num_layers` times and end with one more layer norm. They match PyTorch's layers with
+# `norm_first=True`:
+
+# %%
+from mmcourse.transformer import DecoderBlock, EncoderBlock  # noqa: E402  (only this part needs them)
+
+config_demo = TransformerConfig(embed_dim=C, num_heads=H, ff_dim=FF, dropout=0.0)
+torch_pre_encoder = nn.TransformerEncoderLayer(C, H, FF, dropout=0.0, activation="gelu", batch_first=True,
+                                               norm_first=True)
+torch_pre_decoder = nn.TransformerDecoderLayer(C, H, FF, dropout=0.0, activation="gelu", batch_first=True,
+                                               norm_first=True)
+pre_encoder, pre_decoder = EncoderBlock(config_demo).eval(), DecoderBlock(config_demo).eval()
+copy_from_torch(pre_encoder, torch_pre_encoder)
+copy_from_torch(pre_decoder, torch_pre_decoder)
+with torch.no_grad():
+    pre_memory = pre_encoder(source)
+    pre_differences = (float((pre_memory - torch_pre_encoder.train()(source)).abs().max()),
+                       float((pre_decoder(target, pre_memory) - torch_pre_decoder.train()(
+                           target, pre_memory, tgt_is_causal=True,
+                           tgt_mask=nn.Transformer.generate_square_subsequent_mask(5))).abs().max()))
+print(f"pre-norm blocks, largest difference from torch: encoder {pre_differences[0]:.1e}, "
+      f"decoder {pre_differences[1]:.1e}")
+
+# %% [markdown]
 # ## Further reading
 #
-# - A. Vaswani et al., "Attention Is All You Need", NeurIPS 2017 (section 3.5: the sinusoidal encoding and its
-#   relative-offset property).
+# - A. Vaswani et al., "Attention Is All You Need", NeurIPS 2017 (section 3: the block; section 3.5: the
+#   sinusoidal encoding and its relative-offset property).
 # - A. Dosovitskiy et al., "An Image is Worth 16x16 Words: Transformers for Image Recognition at Scale", ICLR
 #   2021 (patches as tokens, learned and 2-D position embeddings).
 # - W. Kim, B. Son and I. Kim, "ViLT: Vision-and-Language Transformer Without Convolution or Region

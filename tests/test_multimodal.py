@@ -127,3 +127,14 @@ def test_hidden_patches_show_the_mask_vector_instead_of_their_pixels():
 def test_bad_pretraining_inputs_are_named(call, match):
     with pytest.raises(ValueError, match=match):
         call(_masked_model())
+
+
+def test_learned_tables_start_as_random_vectors_of_spread_learned_std():
+    torch.manual_seed(0)
+    config = TransformerConfig(embed_dim=32, num_heads=4, ff_dim=64, num_layers=1, dropout=0.0)
+    learned = PatchTextEncoder(48, 20, grid=4, max_words=12, config=config, positions="learned")
+    sinusoidal = PatchTextEncoder(48, 20, grid=4, max_words=12, config=config)
+    assert 0.1 < float(learned.patch_pos.detach().std()) < 0.3 and float(sinusoidal.patch_pos.std()) > 0.3
+    assert learned.patch_pos.requires_grad and learned.word_pos.requires_grad
+    with pytest.raises(ValueError, match="learned_std"):
+        PatchTextEncoder(48, 20, grid=4, max_words=12, config=config, positions="learned", learned_std=0)
