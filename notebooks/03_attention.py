@@ -876,7 +876,7 @@ assert mha_difference < 1e-5
 # through one state vector of 128 numbers, and notebook 02 blamed that bottleneck for its failures on longer
 # sequences. The lecture's transformer joins encoder and decoder by "an encoder-decoder attention block
 # (similar to the original attention)": at every output step the decoder *asks* the encoder states for what it
-# needs. We test 02's claim: the same task, sizes and training budget, with and without that attention.
+# needs. We test 02's claim on its task and sizes: two models, with and without that attention, trained alike.
 #
 # **Math.** The encoder reads the letters $x_1 \dots x_S$ into states $h_1 \dots h_S$; $s_t$ is the decoder's
 # state at output step $t$. The query is the decoder state; the keys and values are the encoder states:
