@@ -6,9 +6,11 @@ Lecture 11 says modalities are *connected* when they share information, in two w
   ``correlation_matrix`` (Pearson ρ between channels) and ``mutual_information`` I(A; B) between
   paired discrete labels measure it; both are symmetric.
 - **dependency** (causal, temporal): one comes from, or comes before, the other: a direction.
-  ``conditional_entropy`` H(A | B) is asymmetric (a caption made from an image has H(caption | image)
-  ≈ 0 but not the reverse); ``cross_correlation`` finds the lag at which one signal follows another;
-  ``granger_causality`` asks whether the past of one signal helps to predict the other.
+  ``cross_correlation`` finds the lag at which one signal follows another; ``granger_causality``
+  asks whether the past of one signal helps to predict the other. A causal direction between two
+  variables observed together is shown by an intervention (notebook 01 changes an image and
+  watches its caption change), not by ``conditional_entropy``: H(A | B) − H(B | A) = H(A) − H(B)
+  always, so unequal conditional entropies only say which variable has more entropy.
 
 Defined in notebook 01 (modalities, "Connections between modalities"). Sources: T. M. Cover and
 J. A. Thomas, "Elements of Information Theory" (2006), ch. 2; C. W. J. Granger (1969); J. Geweke (1982).
@@ -54,7 +56,8 @@ def mutual_information(a: Sequence, b: Sequence) -> float:
 def conditional_entropy(a: Sequence, b: Sequence) -> float:
     """H(A | B) = H(A, B) − H(B) in bits: what is left unknown about A once B is known.
 
-    Defined in notebook 01. Not symmetric: H(A | B) ≠ H(B | A) in general, which gives a direction.
+    Defined in notebook 01. Not symmetric, but H(A | B) − H(B | A) = H(A) − H(B) for any pair, so
+    the difference says which variable has more entropy, not which way a dependency runs.
     """
     a, b = _paired(a, b)
     # H(A|B) = H(A,B) - H(B), clipped at 0 against round-off

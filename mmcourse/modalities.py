@@ -6,7 +6,7 @@ turns each of them into something one can compute on real data:
 
 1. elements: ``element_summary`` (dtype, distinct values, granularity, bits per element);
 2. distributions: ``value_counts`` and ``zipf_fit`` (slope of log frequency over log rank);
-3. structure: ``neighbour_correlation`` (spatial), ``autocorrelation`` (temporal),
+3. structure: ``neighbour_correlation`` (spatial, at a distance), ``autocorrelation`` (temporal),
    ``pca_variance_explained`` (latent);
 4. information: ``entropy`` H(·) in bits, ``entropy_of_samples``, ``compression_ratio`` (zlib);
 5. noise and 6. relevance: ``fit_quick_classifier`` and ``task_accuracy`` (how well a quick
@@ -134,19 +134,23 @@ def zipf_fit(counts, min_rank: int = 1, max_rank: int | None = None) -> tuple[fl
 
 
 # ---------------------------------------------------------------- 3. structure
-def neighbour_correlation(images, axis: int = -1) -> float:
-    """Pearson correlation between every pixel and its next neighbour along ``axis``
-    (-1: the pixel to the right, -2: the pixel below), pooled over all images.
+def neighbour_correlation(images, distance: int = 1, axis: int = -1) -> float:
+    """Pearson correlation between every pixel and the pixel ``distance`` steps further along
+    ``axis`` (-1: to the right, -2: below), pooled over all such pairs of all images.
 
-    Defined in notebook 01. Near 1 for natural images (spatial structure), near 0 for pixels in
-    random order.
+    Defined in notebook 01. Near 1 for neighbours in natural images (spatial structure), falling
+    with ``distance``; near 0 for pixels in random order.
     """
     x = as_tensor(images, "images", torch.float64)
-    if x.ndim < 2 or axis not in (-1, -2) or x.shape[axis] < 2:
-        raise ValueError(f"images must have shape (..., H, W) with at least 2 pixels along axis={axis} "
-                         f"(-1 or -2), got shape {tuple(x.shape)}")
+    if x.ndim < 2 or axis not in (-1, -2):
+        raise ValueError(f"images must have shape (..., H, W) and axis must be -1 or -2, got shape "
+                         f"{tuple(x.shape)} and axis={axis!r}")
     n = x.shape[axis]
-    a, b = x.narrow(axis, 0, n - 1).flatten(), x.narrow(axis, 1, n - 1).flatten()
+    if isinstance(distance, bool) or not isinstance(distance, int) or not 1 <= distance < n:
+        raise ValueError(f"distance must be an int in 1..{n - 1} (the image has {n} pixels along axis={axis}), "
+                         f"got {distance!r}")
+    # pixel i paired with pixel i + distance
+    a, b = x.narrow(axis, 0, n - distance).flatten(), x.narrow(axis, distance, n - distance).flatten()
     a, b = a - a.mean(), b - b.mean()
     # ρ = Σ (a - ā)(b - b̄) / sqrt(Σ (a - ā)² Σ (b - b̄)²)
     return float((a * b).sum() / torch.sqrt((a ** 2).sum() * (b ** 2).sum()))

@@ -15,23 +15,15 @@
 # **Learning goals.** After this notebook you can
 #
 # - say what a *modality* is and name the six characteristics in which modalities differ;
-# - measure each characteristic on real speech, images, text and EEG: how elements are represented,
-#   how they are distributed, what structure ties them together, how much information they carry,
-#   how noise hurts them, and which task they are relevant to;
-# - compute Shannon entropy $H(\cdot)$ in bits and add noise at a chosen signal-to-noise ratio, by hand;
-# - measure the two kinds of *connection* between modalities: association (correlation, mutual
-#   information) and dependency (a direction in time or in how one is made from the other).
+# - measure each of them on images, speech, text and EEG;
+# - measure how far spatial structure reaches, compute entropy in bits and add noise at a chosen
+#   signal-to-noise ratio, by hand;
+# - tell association (correlation, mutual information) from dependency (a direction in time, or
+#   one modality made from the other, shown by an intervention).
 #
 # **Where this sits in the lecture.** Lecture 11, "Multimodal Data Processing", opens with the
-# definition of a modality, the table of six characteristics (element representations, element
-# distributions, structure, information, noise, relevance) and the two kinds of connection between
-# modalities (association and dependency). The lecture shows them as a table with examples; here
-# every row of that table becomes a number computed on real data, and a picture.
-
-# %% [markdown]
-# ## Setup
-#
-# Everything runs on the CPU in a few seconds; the device is printed only so you know what torch sees.
+# definition of a modality, a table of six characteristics and two kinds of connection between
+# modalities. Here each row of that table becomes a number computed on data, and a picture.
 
 # %%
 import math
@@ -42,6 +34,7 @@ import numpy as np
 import scipy.stats
 import torch
 import torchaudio
+from scipy.cluster.hierarchy import leaves_list, linkage
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 from sklearn.metrics import mutual_info_score
@@ -50,36 +43,41 @@ import mmcourse
 from mmcourse import connections, modalities, noise, viz, widgets
 from mmcourse.data import (AVDigitsConfig, load_corpus, load_digits, load_eeg, load_photo, load_spoken_digits,
                            log_mel_spectrogram, make_av_digits, pad_or_trim, tokenize, train_test_split_indices)
-from mmcourse.exercises import close, not_the_mistake, same_shape, student_or_reference
+from mmcourse.exercises import student_or_reference
 
 generator = mmcourse.set_seed(0)
-device = mmcourse.get_device()
-print("torch sees:", device, "(this notebook computes on the CPU)")
+device = mmcourse.get_device()  # everything in this notebook is small enough for the CPU
 
 # %% [markdown]
 # ## 0 · What is a modality?
 #
 # The lecture defines a **modality** as *the way a natural phenomenon is perceived or expressed*.
-# The same event, say someone saying "seven", can reach us as sound (a pressure wave), as a picture
-# of the written digit, as the word in a sentence, or as electrical activity in the listener's
-# brain. Data is **multimodal** when it holds more than one of these views.
+# Someone saying "seven" can reach us as sound, as a picture of the written digit, as a word in a
+# sentence, or as electrical activity in the listener's brain. Data is **multimodal** when it holds
+# more than one of these views.
 #
-# We load one real example of each of five modalities. None needs the network: the digits ship with
-# scikit-learn, the photo and the EEG with matplotlib, the spoken digits with this course, and the
-# text is the documentation of Python's own standard library.
+# We load five modalities, all offline: handwritten digits (scanned, from scikit-learn), a photo
+# and a real EEG recording (from matplotlib), the documentation of Python's standard library as
+# text, and spoken digits. The speech is **synthetic**: the course generated it with the
+# `espeak-ng` speech synthesiser in 12 voices (`data/README.md` says how): real sound, with pitch
+# and formants, but not human voices. Recordings of human speakers come in a later version of the
+# course.
 
 # %%
 digit_images, digit_labels = load_digits()  # (N, 8, 8) in [0, 1], (N,)
 photo = load_photo()  # (H, W, 3) in [0, 1]
-speech = load_spoken_digits()  # 600 utterances of "zero" ... "nine", 8 kHz
+speech = load_spoken_digits()  # 600 synthetic utterances of "zero" ... "nine", 8 kHz
 eeg, eeg_rate, eeg_channels = load_eeg()  # (T, C) = (800, 4) at 80 Hz
 documents = load_corpus()
 tokens = [word for doc in documents for word in tokenize(doc)]
 sample_rate = speech.sample_rate
+N = len(digit_images)
+X_digits = digit_images.reshape(N, 64)  # (N, D): one row of 64 pixels per image
+words = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 
 mmcourse.check_shape(digit_images, (None, 8, 8), "digit_images")
 mmcourse.check_shape(eeg, (800, 4), "eeg")
-print(f"{len(digit_images)} digit images, a {photo.shape[0]}×{photo.shape[1]} photo, {len(speech)} utterances, "
+print(f"{N} digit images, a {photo.shape[0]}×{photo.shape[1]} photo, {len(speech)} utterances, "
       f"{eeg.shape[0] / eeg_rate:.0f} s of EEG on {eeg.shape[1]} channels, {len(tokens):,} words of text")
 
 # %%
@@ -92,11 +90,12 @@ for ax in axes[:2]:
     ax.axis("off")
 wave = speech.waveforms[7]
 axes[2].plot(np.arange(len(wave)) / sample_rate, wave, lw=0.5)
-axes[2].set(title=f"speech: \"{int(speech.labels[7])}\"", xlabel="time (s)")
+axes[2].set(title=f"speech: \"{words[int(speech.labels[7])]}\" (synthetic)", xlabel="time (s)")
 seconds = np.arange(len(eeg)) / eeg_rate
 for c in range(eeg.shape[1]):
     axes[3].plot(seconds, eeg[:, c] - 3 * c, lw=0.5, label=eeg_channels[c])
-axes[3].set(title="EEG: 4 channels", xlabel="time (s)", yticks=[])
+axes[3].set(title="EEG: 4 channels", xlabel="time (s)")
+axes[3].set_yticks([-3 * c for c in range(eeg.shape[1])], eeg_channels, fontsize=8)
 fig.tight_layout()
 plt.show()
 print("text:", " ".join(tokens[:30]), "...")
@@ -104,18 +103,15 @@ print("text:", " ".join(tokens[:30]), "...")
 # %% [markdown]
 # ## 1 · Element representations: discrete or continuous, and how fine
 #
-# **Intuition.** Every modality is a collection of *elements*: pixels, audio samples, words, voltages.
-# Some are **discrete** (a word comes from a finite vocabulary), some are **continuous** (a voltage can
-# take any value), and computers store both with a finite **granularity**: a number of bits per element
-# and a number of elements per example (64 pixels for an 8×8 digit, 8,000 samples for a second of speech).
+# **Intuition.** Every modality is a collection of *elements*: pixels, audio samples, words,
+# voltages. Some are **discrete** (a word comes from a finite vocabulary), some **continuous** (a
+# voltage can take any value), and each is stored with a finite **granularity**: bits per element
+# and elements per example.
 #
 # **Math.** If an element takes one of $|V|$ distinct values, a fixed-length code needs
-#
-# $$b = \log_2 |V| \quad \text{bits per element}$$
-#
-# (rounded up to a whole number in practice). Comparing $b$ with the bits that the storage type
-# spends (32 for a `float32`) shows how much of that storage the data really uses.
-# `modalities.element_summary` counts the distinct values and the bits.
+# $b = \log_2 |V|$ bits per element, to compare with the bits its storage type spends. For
+# continuous values $|V|$ is not finite (the bits depend on the precision one asks for), so we
+# leave $b$ blank there.
 
 # %%
 def pcm(waveform):
@@ -131,25 +127,15 @@ element_sources = {
     "EEG (80 Hz, 4 ch.)": (eeg, eeg_rate * eeg.shape[1]),
     "text (words)": (tokens, len(tokens) / len(documents)),
 }
-summaries = {}
+summaries = {name: modalities.element_summary(values) for name, (values, _) in element_sources.items()}
 print(f"{'modality':20s} {'dtype':11s} {'distinct':>9s} {'step':>9s} {'discrete':>8s} {'storage':>7s} {'log2|V|':>7s} "
       f"{'per example':>11s}")
 for name, (values, per_example) in element_sources.items():
-    s = summaries[name] = modalities.element_summary(values)
-    print(f"{name:20s} {s['dtype']:11s} {s['distinct']:9,d} {s['step']:9.2g} {str(s['discrete']):>8s} "
-          f"{s['storage_bits']:7.1f} {s['needed_bits']:7.2f} {per_example:11,.0f}")
-
-# %% [markdown]
-# Reading the table: the digits are stored as 32-bit floats but take only **17** values, on a grid of
-# step 1/16 (the original data counted 0 … 16 ink dots per block), so about 4 bits would do: they are
-# discrete in disguise. The photo has at most 256 levels per channel (8-bit JPEG, step 1/255). Speech
-# was saved as 16-bit integers, so its samples are discrete too, on a very fine grid (step 1/32,768).
-# The 3,200 EEG values are all different and on no grid: continuous (for continuous data, "distinct"
-# only counts the samples, and $\log_2|V|$ grows with the recording). Words are discrete symbols from a
-# vocabulary of a few thousand, and one example (a docstring) is a few dozen of them, while one photo
-# is almost a million numbers: granularity differs by orders of magnitude.
-
-# %%
+    s = summaries[name]
+    step = "—" if math.isnan(s["step"]) else f"{s['step']:.2g}"
+    needed = f"{s['needed_bits']:.2f}" if s["discrete"] else "—"
+    print(f"{name:20s} {s['dtype']:11s} {s['distinct']:9,d} {step:>9s} {str(s['discrete']):>8s} "
+          f"{s['storage_bits']:7.1f} {needed:>7s} {per_example:11,.0f}")
 assert summaries["digits (8×8 images)"]["distinct"] == 17, "the digits should take exactly 17 values"
 assert summaries["photo (RGB)"]["distinct"] <= 256, "an 8-bit photo has at most 256 levels"
 assert summaries["digits (8×8 images)"]["discrete"] and summaries["speech (8 kHz)"]["discrete"], "both are quantised"
@@ -159,7 +145,9 @@ assert summaries["text (words)"]["discrete"] and not summaries["EEG (80 Hz, 4 ch
 fig, axes = plt.subplots(1, 2, figsize=(10, 2.8))
 names = list(summaries)
 axes[0].barh(names, [s["storage_bits"] for s in summaries.values()], color="lightgray", label="storage")
-axes[0].barh(names, [s["needed_bits"] for s in summaries.values()], color="tab:blue", label="log2 |V|")
+axes[0].barh(names, [s["needed_bits"] if s["discrete"] else 0 for s in summaries.values()], color="tab:blue",
+             label="log2 |V|")
+axes[0].text(1, names.index("EEG (80 Hz, 4 ch.)"), "continuous: no finite |V|", va="center", fontsize=8)
 axes[0].set(xlabel="bits per element", title="bits stored vs bits needed")
 axes[0].legend(fontsize=8)
 axes[1].barh(names, [per for _, per in element_sources.values()], color="tab:orange")
@@ -169,19 +157,24 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
+# The digits are stored as 32-bit floats but take only **17** values (step 1/16: the scans counted
+# 0 … 16 ink dots per block): discrete in disguise. The photo has at most
+# 256 levels per channel; speech was saved as 16-bit integers, a very fine grid. The EEG values lie
+# on no grid: continuous. One docstring is a few dozen words, one photo almost a million numbers:
+# granularity differs by orders of magnitude.
+#
 # ## 2 · Element distributions: density and frequency
 #
-# **Intuition.** Knowing which values an element *can* take is not enough: some values are far more
-# common than others. The lecture's examples are the *pixel density* of images and the *word
-# frequency* of language.
+# **Intuition.** Some values are far more common than others: the lecture's examples are *pixel
+# density* and *word frequency*.
 #
-# **Math.** For continuous values we estimate a density with a histogram, $\hat p(v) = \frac{n_v}{N\,\Delta}$
-# for a bin of width $\Delta$ holding $n_v$ of the $N$ values. For words, **Zipf's law** says that the
-# frequency of the word of rank $r$ (1 = most frequent) falls as a power of the rank,
+# **Math.** A histogram estimates a density, $\hat p(v) = \frac{n_v}{N\,\Delta}$ for a bin of width
+# $\Delta$ holding $n_v$ of $N$ values. For words, **Zipf's law** says that the frequency of the word
+# of rank $r$ falls as a power of the rank,
 #
 # $$f(r) \approx C\, r^{s}, \qquad \log_{10} f(r) = \log_{10} C + s \log_{10} r, \qquad s \approx -1,$$
 #
-# a straight line of slope $s$ on a log–log plot. `modalities.zipf_fit` fits that line by least squares.
+# a straight line on a log–log plot, which `modalities.zipf_fit` fits by least squares.
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(12, 2.6))
@@ -197,21 +190,17 @@ print(f"share of digit pixels that are blank: {(digit_images == 0).float().mean(
 
 # %% [markdown]
 # About half of the digit pixels are blank paper, with a second bump at full ink; the photo spreads over all
-# brightnesses; speech samples pile up near zero with long tails (a sharp peak, far from a Gaussian).
-#
-# Now the words: count each word, sort by count, and fit the Zipf line over the 1,000 most frequent ranks.
+# brightnesses; speech samples pile up near zero with long tails. Now the words: count each word, sort by
+# count, and fit the Zipf line over the 1,000 most frequent ranks.
 
 # %%
 vocabulary, word_counts = modalities.value_counts(tokens)  # most frequent first
 zipf_slope, zipf_intercept = modalities.zipf_fit(word_counts, max_rank=1000)
 reference_slope, reference_intercept = np.polyfit(np.log10(np.arange(1, 1001)), np.log10(word_counts[:1000].numpy()), 1)
 assert abs(zipf_slope - reference_slope) < 1e-9, "zipf_fit should agree with numpy.polyfit"
-print("most frequent words:", vocabulary[:12])
-print(f"Zipf slope s = {zipf_slope:.2f} (numpy.polyfit: {reference_slope:.2f})")
 mmcourse.record("zipf_slope_text", zipf_slope)
 assert -1.3 < zipf_slope < -0.7, f"word frequencies should follow Zipf's law with s ≈ -1, got {zipf_slope:.2f}"
 
-# %%
 ranks = np.arange(1, len(word_counts) + 1)
 fig, ax = plt.subplots(figsize=(4.5, 3.2))
 ax.loglog(ranks, word_counts, ".", ms=2, label="stdlib docstrings")
@@ -221,24 +210,22 @@ for r in (1, 2, 10, 100):
 ax.set(xlabel="rank r", ylabel="count f(r)", title="Zipf's law")
 ax.legend(fontsize=8)
 plt.show()
+print("most frequent words:", ", ".join(vocabulary[:12]))
 
 # %% [markdown]
 # ## 3 · Structure: spatial, temporal, latent, explicit
 #
 # **Intuition.** Elements are not independent draws: a pixel looks like its neighbours (spatial),
-# a sample of sound like the samples just before it (temporal), the 64 pixels of a digit vary
-# together along a few directions (latent), and words follow grammar (explicit). To *measure*
-# structure we compare the data with a copy whose elements are shuffled: the same values, with the
-# structure destroyed.
+# a sound sample like the samples just before it (temporal), and the 64 pixels of a digit vary
+# together along a few directions (latent). To *measure* structure we compare the data with a copy
+# whose elements are shuffled: the same values, with the structure destroyed.
 #
-# ### 3.1 Spatial structure: neighbouring pixels
+# ### 3.1 Spatial structure: how far does it reach?
 #
-# **Math.** The Pearson correlation between each pixel $a$ and its right-hand neighbour $b$, over all
-# $n$ such pairs,
-#
-# $$\rho = \frac{\sum_i (a_i - \bar a)(b_i - \bar b)}{\sqrt{\sum_i (a_i - \bar a)^2 \, \sum_i (b_i - \bar b)^2}} ,$$
-#
-# is near 1 when neighbours look alike and near 0 when they are unrelated. You write it.
+# Neighbouring pixels usually show the same stroke or surface, so their values correlate
+# (Pearson's $\rho$). How fast the correlation fades with distance tells the size of the structures
+# in an image, in pixels. The control shuffles the 64 pixels of each digit: every image keeps its
+# values, but neighbours become strangers.
 
 # %% [raw]
 # # BEGIN QUESTION
@@ -246,19 +233,20 @@ plt.show()
 # points: 2
 
 # %% [markdown]
-# **Exercise 1.** Write `neighbour_correlation(images)`: the Pearson correlation $\rho$ above between
-# every pixel and the pixel **to its right**, pooled over all images. `images` is a float tensor of
-# shape `(N, H, W)`; return a float (or a 0-d tensor). Pair `images[:, :, :-1]` with `images[:, :, 1:]`,
-# and remember to subtract the means.
+# **Exercise 1 — spatial structure at a distance.** Write `neighbour_correlation(images, distance)`:
+# the Pearson correlation between each pixel and the pixel `distance` columns **to its right**,
+# pooled over every such pair in every image. `images` is a float tensor of shape `(N, H, W)`;
+# return a float. Below it measures how quickly pixels stop resembling each other in the digits, in
+# shuffled digits and in the photo. (Write the correlation yourself; `np.corrcoef` is for checking.)
 
 # %% [raw]
 # # BEGIN SOLUTION
 
 # %%
-def neighbour_correlation(images):
+def neighbour_correlation(images, distance=1):
     # BEGIN SOLUTION
-    a = images[:, :, :-1].flatten().double()
-    b = images[:, :, 1:].flatten().double()
+    a = images[:, :, :-distance].flatten().double()  # every pixel that has a partner to its right
+    b = images[:, :, distance:].flatten().double()  # its partner, `distance` columns further
     a, b = a - a.mean(), b - b.mean()
     return float((a * b).sum() / torch.sqrt((a ** 2).sum() * (b ** 2).sum()))
     # END SOLUTION
@@ -274,18 +262,27 @@ def neighbour_correlation(images):
 def test_neighbour_correlation_on_smooth_images(neighbour_correlation):
     import numpy as np
     import torch
-    from mmcourse.exercises import close, not_the_mistake
+    from mmcourse.exercises import close, finished, not_the_mistake
 
     images = torch.rand(6, 5, 7, generator=torch.Generator().manual_seed(1)).cumsum(dim=-1)  # smooth along rows
-    a, b = images[:, :, :-1].flatten().double(), images[:, :, 1:].flatten().double()
-    got = neighbour_correlation(images)
-    cosine = (a * b).sum() / torch.sqrt((a ** 2).sum() * (b ** 2).sum())
-    not_the_mistake(got, cosine, "neighbour correlation",
+
+    def pearson(a, b):
+        return np.corrcoef(a.flatten(), b.flatten())[0, 1]
+
+    got = finished(neighbour_correlation(images, 2), "neighbour_correlation(images, 2)")
+    a, b = images[:, :, :-2].flatten().double(), images[:, :, 2:].flatten().double()
+    not_the_mistake(got, (a * b).sum() / torch.sqrt((a ** 2).sum() * (b ** 2).sum()), "correlation at distance 2",
                     "you forgot to subtract the means: that is the cosine, not the correlation")
-    below = np.corrcoef(images[:, :-1, :].flatten(), images[:, 1:, :].flatten())[0, 1]
-    not_the_mistake(got, below, "neighbour correlation",
+    not_the_mistake(got, pearson(images[:, :-2, :], images[:, 2:, :]), "correlation at distance 2",
                     "you compared each pixel with the one below it; the exercise asks for the one to its right")
-    close(got, np.corrcoef(a, b)[0, 1], "correlation with the right neighbour", atol=1e-6)
+    not_the_mistake(got, pearson(images[:, :, :-1], images[:, :, 1:]), "correlation at distance 2",
+                    "you paired each pixel with its next neighbour whatever the distance; pair it with the pixel "
+                    "`distance` columns to its right")
+    not_the_mistake(got, pearson(images[:, :, :-3], images[:, :, 3:]), "correlation at distance 2",
+                    "your pairs are one column too far apart (distance + 1)")
+    close(got, pearson(images[:, :, :-2], images[:, :, 2:]), "correlation with the pixel 2 to the right", atol=1e-6)
+    close(neighbour_correlation(images, 1), pearson(images[:, :, :-1], images[:, :, 1:]),
+          "correlation with the pixel just to the right", atol=1e-6)
 
 
 test_neighbour_correlation_on_smooth_images(neighbour_correlation)
@@ -297,12 +294,14 @@ def test_neighbour_correlation_on_other_images(neighbour_correlation):
     import torch
     from mmcourse.exercises import close
 
-    images = torch.rand(4, 6, 6, generator=torch.Generator().manual_seed(2)).cumsum(dim=-2)
-    right = np.corrcoef(images[:, :, :-1].flatten(), images[:, :, 1:].flatten())[0, 1]
-    close(neighbour_correlation(images), right, "correlation with the right neighbour", atol=1e-6)
+    images = torch.rand(4, 6, 8, generator=torch.Generator().manual_seed(2)).cumsum(dim=-2)
+    right3 = np.corrcoef(images[:, :, :-3].flatten(), images[:, :, 3:].flatten())[0, 1]
+    close(neighbour_correlation(images, 3), right3, "correlation with the pixel 3 to the right", atol=1e-6)
     board = ((torch.arange(6)[:, None] + torch.arange(6)[None, :]) % 2).float()[None]  # a checkerboard
-    close(neighbour_correlation(board), -1.0, "correlation on a checkerboard", atol=1e-6,
+    close(neighbour_correlation(board, 1), -1.0, "correlation on a checkerboard at distance 1", atol=1e-6,
           hint="neighbours on a checkerboard are always opposite, so ρ must be -1")
+    close(neighbour_correlation(board, 2), 1.0, "correlation on a checkerboard at distance 2", atol=1e-6,
+          hint="two columns apart, checkerboard pixels are always equal, so ρ must be 1")
 
 
 test_neighbour_correlation_on_other_images(neighbour_correlation)
@@ -315,37 +314,43 @@ test_neighbour_correlation_on_other_images(neighbour_correlation)
 
 # %%
 neighbour_correlation_fn = student_or_reference(neighbour_correlation, modalities.neighbour_correlation,
-                                                (digit_images[:50],), "neighbour_correlation")
-
-# %% [markdown]
-# Now the measurement. The control shuffles the 64 pixels of each digit with its own random
-# permutation: every image keeps its pixel values, but neighbours become strangers.
-
-# %%
-N = len(digit_images)
+                                                (digit_images[:50], 2), "neighbour_correlation")
 permutations = torch.argsort(torch.rand(N, 64, generator=torch.Generator().manual_seed(0)), dim=1)  # (N, 64)
-shuffled_images = torch.gather(digit_images.reshape(N, 64), 1, permutations).reshape(N, 8, 8)  # (N, 8, 8)
-rho_digits = neighbour_correlation_fn(digit_images)
-rho_shuffled = neighbour_correlation_fn(shuffled_images)
-rho_photo = neighbour_correlation_fn(torch.tensor(photo.mean(axis=2))[None])
+shuffled_images = torch.gather(X_digits, 1, permutations).reshape(N, 8, 8)  # (N, 8, 8)
+photo_grey = torch.tensor(photo.mean(axis=2))[None]  # (1, H, W)
+distances = range(1, 8)
+rho = {name: [neighbour_correlation_fn(images, d) for d in distances]
+       for name, images in [("photo", photo_grey), ("digits", digit_images), ("shuffled digits", shuffled_images)]}
+rho_digits, rho_shuffled = rho["digits"][0], rho["shuffled digits"][0]
 reference = np.corrcoef(digit_images[:, :, :-1].flatten(), digit_images[:, :, 1:].flatten())[0, 1]
 assert abs(rho_digits - reference) < 1e-6, "neighbour correlation should agree with numpy.corrcoef"
-print(f"ρ(pixel, right neighbour): digits {rho_digits:.2f}, shuffled digits {rho_shuffled:.2f}, photo {rho_photo:.3f}")
 mmcourse.record("neighbour_correlation_digits", rho_digits)
 mmcourse.record("neighbour_correlation_digits_shuffled", rho_shuffled)
 assert rho_digits > 0.3 and abs(rho_shuffled) < 0.1, "real digits should be far more correlated than shuffled ones"
+print("ρ at distance 1, 2, 3 pixels:")
+for name, values in rho.items():
+    print(f"  {name:16s}" + "  ".join(f"{v:+.2f}" for v in values[:3]))
 
-# %%
-fig = viz.show_images(torch.cat([digit_images[:4], shuffled_images[:4]]),
-                      titles=[f"real, ρ={rho_digits:.2f}"] * 4 + [f"shuffled, ρ={rho_shuffled:.2f}"] * 4,
-                      ncols=8, suptitle="the same pixel values, with and without spatial structure")
+fig = plt.figure(figsize=(12, 2.8))
+ax = fig.add_subplot(1, 3, 1)
+for name, values in rho.items():
+    ax.plot(list(distances), values, "o-", ms=3, label=name)
+ax.axhline(0, color="gray", lw=0.5)
+ax.set(xlabel="distance (pixels to the right)", ylabel="correlation ρ", title="spatial structure fades with distance")
+ax.legend(fontsize=8)
+for i, (images, title) in enumerate([(digit_images[:4], "digits"), (shuffled_images[:4], "the same pixels, shuffled")]):
+    sub = fig.add_subplot(1, 3, 2 + i)
+    sub.imshow(torch.cat([torch.nn.functional.pad(im, (0, 1), value=float("nan")) for im in images], dim=1),
+               cmap="gray_r")  # a blank column between the images
+    sub.set_title(title, fontsize=9)
+    sub.axis("off")
+fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# Shuffling wipes out the correlation. The photo's neighbours are almost identical ($\rho \approx 0.97$):
-# at 600×512 pixels, the next pixel nearly always shows the same surface. The 8×8 digits are much
-# coarser (each pixel sums a 4×4 block of the original scan), so a neighbour already belongs to a
-# different part of the stroke, and the correlation is lower, yet clearly there.
+# Shuffling wipes out the correlation. The photo's pixels are still alike 7 pixels apart: a surface
+# spans many pixels. In the 8×8 digits a stroke is a pixel or two wide, so the correlation is
+# modest next door and turns *negative* two pixels away, where ink usually gives way to paper.
 #
 # ### 3.2 Temporal structure: autocorrelation
 #
@@ -380,20 +385,18 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# Speech oscillates: $r(k)$ swings negative and back at the period of the voice's pitch and formants,
-# a structure that shuffling erases completely.
+# Speech oscillates: $r(k)$ swings negative and back at the period of the voice's pitch and
+# formants, which shuffling erases. The EEG changes slowly.
 #
 # ### 3.3 Latent structure: a few directions explain the pixels
 #
-# **Math.** Principal component analysis finds orthogonal directions of largest variance. With the
-# centred data matrix $X$ ($N \times D$) and its singular values $\sigma_1 \ge \sigma_2 \ge \dots$, the
-# share of variance along component $i$ is $\sigma_i^2 / \sum_j \sigma_j^2$. If few components explain
-# most of the variance, the $D = 64$ pixels really live near a low-dimensional (latent) space. The
-# control shuffles each pixel *across* images, which keeps every pixel's own distribution but breaks
-# the way pixels vary together.
+# **Math.** Principal component analysis finds orthogonal directions of largest variance; with the
+# singular values $\sigma_i$ of the centred data matrix $X$ ($N \times D$), component $i$ explains
+# the share $\sigma_i^2 / \sum_j \sigma_j^2$. If few components explain most of it, the $D = 64$
+# pixels live near a low-dimensional (latent) space. The control shuffles each pixel *across*
+# images, keeping its distribution but breaking how pixels vary together.
 
 # %%
-X_digits = digit_images.reshape(N, 64)  # (N, D)
 columns_shuffled = torch.stack([X_digits[torch.randperm(N, generator=generator), d] for d in range(64)], dim=1)
 explained = mmcourse.check_shape(modalities.pca_variance_explained(X_digits), (64,), "explained")
 explained_shuffled = modalities.pca_variance_explained(columns_shuffled)
@@ -413,45 +416,21 @@ ax.legend(fontsize=8)
 plt.show()
 
 # %% [markdown]
-# ### 3.4 Explicit structure: word order
+# ### 3.4 Explicit structure
 #
-# **Math.** How predictable is the next word? Without context, the uncertainty is the entropy of the
-# word distribution $H(W_t)$ (defined properly in section 4). Knowing the previous word leaves the
-# *conditional* entropy
-#
-# $$H(W_t \mid W_{t-1}) = H(W_{t-1}, W_t) - H(W_{t-1}) ,$$
-#
-# estimated from bigram counts. Counting from a finite text makes both estimates a little too low
-# (rare pairs look more predictable than they are), so again we compare with the same words in a
-# shuffled order: only the difference is due to grammar.
-
-# %%
-shuffled_tokens = tokens.copy()
-random.Random(0).shuffle(shuffled_tokens)
-h_unigram = modalities.entropy_of_samples(tokens)
-h_bigram = connections.conditional_entropy(tokens[1:], tokens[:-1])
-h_bigram_shuffled = connections.conditional_entropy(shuffled_tokens[1:], shuffled_tokens[:-1])
-print(f"H(W_t) = {h_unigram:.2f} bits; H(W_t | W_t-1) = {h_bigram:.2f} bits in real order, "
-      f"{h_bigram_shuffled:.2f} bits in shuffled order")
-mmcourse.record("word_order_information_bits", h_bigram_shuffled - h_bigram)
-assert h_bigram < h_bigram_shuffled < h_unigram, "the previous word should help more in real text than shuffled"
+# The lecture's fourth kind, with *semantics* as its example, is structure **given** with the data
+# rather than found in it: a scene graph saying which object is right of which, a parse tree, a
+# knowledge graph. None of our five data sets comes with one, so this notebook does not measure it.
 
 # %% [markdown]
-# The previous word removes about a bit more uncertainty in real text than in shuffled text: that is
-# the explicit structure (grammar, fixed phrases such as "return the") measured in bits per word.
+# ## 4 · Information: entropy
 #
-# ## 4 · Information: entropy and compression
-#
-# **Intuition.** How surprising is the next element? A fair coin surprises you by one bit per toss;
-# a coin that always lands heads, by none. The lecture writes the information of modality A as
-# $H(\triangle)$ and of modality B as $H(\bullet)$: the **Shannon entropy** of their elements.
-#
-# **Math.** For a discrete random variable $X$ with distribution $p$,
-#
-# $$H(X) = -\sum_{x} p(x) \log_2 p(x) \quad \text{bits}, \qquad \text{with } 0 \cdot \log_2 0 = 0 .$$
-#
-# It is 0 for a certain outcome and at most $\log_2 |V|$, reached by the uniform distribution. When we
-# have counts $n_x$ instead of probabilities, we first normalise: $p(x) = n_x / \sum_{x'} n_{x'}$.
+# **Intuition.** How surprising is the next element? The lecture writes the information of
+# modality A as $H(\triangle)$ and of B as $H(\bullet)$: the **Shannon entropy** of their elements.
+# An outcome of probability $p(x)$ carries a *surprise* of $\log_2 \frac{1}{p(x)}$ bits: 1 bit for
+# a fair coin's heads, 0 for a certainty, many for a rare word. The entropy $H(X)$ is the surprise
+# to expect on average. It is also the fewest bits per element any code can spend on average: at
+# most $\log_2 |V|$, reached when all values are equally likely.
 
 # %% [raw]
 # # BEGIN QUESTION
@@ -459,9 +438,10 @@ assert h_bigram < h_bigram_shuffled < h_unigram, "the previous word should help 
 # points: 2
 
 # %% [markdown]
-# **Exercise 2.** Write `entropy_bits(p)`: the entropy $H(X)$ in **bits** of a 1-D tensor `p` that holds
-# either probabilities or counts (non-negative numbers, not all zero). Normalise `p` to sum to 1, and
-# make sure that entries equal to 0 contribute 0 (not `nan`). Return a float or a 0-d tensor.
+# **Exercise 2 — entropy in bits.** Write `entropy_bits(p)`: the entropy $H(X)$, in **bits**, of a
+# distribution given as a 1-D tensor `p`. `p` may hold probabilities or raw counts (non-negative,
+# not all zero), and some outcomes may never occur. Return a float. Below it measures how many bits
+# the elements of each modality carry, against the $\log_2|V|$ of section 1.
 
 # %% [raw]
 # # BEGIN SOLUTION
@@ -470,8 +450,8 @@ assert h_bigram < h_bigram_shuffled < h_unigram, "the previous word should help 
 def entropy_bits(p):
     # BEGIN SOLUTION
     p = torch.as_tensor(p, dtype=torch.float64)
-    p = p / p.sum()
-    p = p[p > 0]
+    p = p / p.sum()  # counts -> probabilities
+    p = p[p > 0]  # outcomes that never occur add no surprise (p log p -> 0)
     return float(-(p * torch.log2(p)).sum())
     # END SOLUTION
 
@@ -485,13 +465,14 @@ def entropy_bits(p):
 # %%
 def test_entropy_of_known_distributions(entropy_bits):
     import torch
-    from mmcourse.exercises import close, not_the_mistake
+    from mmcourse.exercises import close, finished, not_the_mistake
 
     p = torch.tensor([0.5, 0.25, 0.125, 0.125])
-    not_the_mistake(entropy_bits(p), -(p * torch.log(p)).sum(), "entropy of [1/2, 1/4, 1/8, 1/8]",
+    got = finished(entropy_bits(p), "entropy_bits(p)")
+    not_the_mistake(got, -(p * torch.log(p)).sum(), "entropy of [1/2, 1/4, 1/8, 1/8]",
                     "you used the natural log: divide by ln 2 or use log2")
     close(entropy_bits(torch.tensor([0.5, 0.5])), 1.0, "entropy of a fair coin (bits)")
-    close(entropy_bits(p), 1.75, "entropy of [1/2, 1/4, 1/8, 1/8] (bits)")
+    close(got, 1.75, "entropy of [1/2, 1/4, 1/8, 1/8] (bits)")
     close(entropy_bits(torch.tensor([0.5, 0.0, 0.5])), 1.0, "entropy of [0.5, 0, 0.5] (bits)",
           hint="an outcome of probability 0 contributes 0·log 0 = 0; skip zeros or mask them, else you get nan")
     not_the_mistake(entropy_bits(torch.tensor([2.0, 2.0])), -4.0, "entropy of the counts [2, 2]",
@@ -526,27 +507,19 @@ test_entropy_of_counts_against_scipy(entropy_bits)
 # %% [raw]
 # # END QUESTION
 
+# %% [markdown]
+# Written out, the average surprise is
+#
+# $$H(X) = \sum_x p(x) \log_2 \frac{1}{p(x)} = -\sum_{x} p(x) \log_2 p(x) \quad \text{bits}, \qquad \text{with } 0 \cdot \log_2 0 = 0 ,$$
+#
+# which `scipy.stats.entropy(counts, base=2)` also computes. Below, the entropy of the elements of
+# each modality, from their counts: grey levels 0 … 255 for the photo, 16-bit values for speech.
+
 # %%
 entropy_fn = student_or_reference(entropy_bits, modalities.entropy, (torch.tensor([3.0, 1.0, 0.0, 4.0]),),
                                   "entropy_bits")
-
-# %% [markdown]
-# **Check against a reference.** `scipy.stats.entropy` computes the same sum (in nats by default;
-# `base=2` gives bits).
-
-# %%
-# NBVAL_CHECK_OUTPUT
-fair_coin = float(entropy_fn(torch.tensor([0.5, 0.5])))
-assert abs(fair_coin - 1.0) < 1e-12, "a fair coin carries exactly one bit"
 _check_counts = torch.tensor([5.0, 1.0, 0.0, 2.0, 8.0])
 assert abs(float(entropy_fn(_check_counts)) - scipy.stats.entropy(_check_counts.numpy(), base=2)) < 1e-9
-print(f"H(fair coin) = {fair_coin:.3f} bit; H(fair die) = {float(entropy_fn(torch.ones(6))):.3f} bits")
-
-# %% [markdown]
-# Now the entropy of the elements of each modality, from their counts, next to the maximum
-# $\log_2|V|$ of section 1. For the photo we use the grey level (0 … 255), for speech the 16-bit sample values.
-
-# %%
 element_values = {
     "digit pixels": (digit_images * 16).round(),
     "photo pixels (grey)": torch.tensor((photo.mean(axis=2) * 255).round()),
@@ -564,69 +537,20 @@ for name, key in [("digit pixels", "digits_pixels"), ("photo pixels (grey)", "ph
 assert all(h <= h_max + 1e-9 for h, h_max in entropies.values()), "entropy can never exceed log2 |V|"
 
 # %% [markdown]
-# Each entropy is below its maximum because the distributions of section 2 are far from uniform:
-# blank pixels, quiet samples and the word "the" are cheap to predict.
+# Each entropy is below its maximum because the distributions of section 2 are far from uniform.
 #
-# **Compression.** Entropy of single elements ignores order, so it misses the structure of section 3.
-# A general-purpose compressor sees both: zlib (DEFLATE) replaces repeated byte strings with short
-# references and frequent bytes with short codes. The **compression ratio**
-#
-# $$\text{ratio} = \frac{\text{bytes before}}{\text{bytes after}}$$
-#
-# estimates the redundancy of each modality in its natural storage format. Shuffling the elements
-# first shows how much of it comes from structure rather than from the element distribution alone.
-
-# %%
-stored_forms = {  # (in order, shuffled), each as the bytes a file would hold
-    "images": ((digit_images * 16).round().to(torch.uint8), shuffled_images.mul(16).round().to(torch.uint8)),
-    "speech": (pcm(speech_samples[:400_000]),
-               pcm(speech_samples[:400_000][torch.randperm(400_000, generator=generator)])),
-    "text": (" ".join(tokens), " ".join(shuffled_tokens)),  # the words, lower-cased, one space apart
-    "eeg": (eeg, eeg[np.random.default_rng(0).permutation(len(eeg))]),
-}
-ratios = {name: (modalities.compression_ratio(a), modalities.compression_ratio(b))
-          for name, (a, b) in stored_forms.items()}
-for name, (ordered, shuffled) in ratios.items():
-    print(f"{name:7s} compression ratio {ordered:5.2f} (elements shuffled: {shuffled:5.2f})")
-    mmcourse.record(f"compression_ratio_{name}", ordered)
-assert ratios["text"][0] > ratios["speech"][0] > 1.0, "text should be more redundant than raw speech"
-
-fig, ax = plt.subplots(figsize=(5, 2.6))
-x = np.arange(len(ratios))
-ax.bar(x - 0.2, [r[0] for r in ratios.values()], 0.4, label="as stored")
-ax.bar(x + 0.2, [r[1] for r in ratios.values()], 0.4, label="elements shuffled")
-ax.set_xticks(x, list(ratios))
-ax.set(ylabel="zlib compression ratio", title="redundancy per modality")
-ax.axhline(1, color="gray", lw=0.5)
-ax.legend(fontsize=8)
-plt.show()
-
-# %% [markdown]
-# Text compresses best, then the digit images (half blank paper); raw speech and the EEG barely
-# compress, because a byte-level compressor cannot exploit the smooth, oscillating
-# structure that section 3.2 measured: it needs a model of the signal, such as a spectrogram or a
-# predictor.
-#
-# ## 5 · Noise: additive noise, occlusion and ambiguity
-#
-# **Intuition.** No sensor is perfect: a microphone hears the room as well as the speaker, an object
-# can hide part of an image, and some inputs are ambiguous even without any noise (a sloppy 1 looks
-# like a 7). We measure each kind and how it hurts a quick classifier.
+# ## 5 · Noise: additive noise, occlusion and missing data
 #
 # ### 5.1 Additive noise at a chosen SNR
 #
-# **Math.** The signal-to-noise ratio compares the average **power** $P = \frac{1}{L}\sum_t x_t^2$ of
-# the signal $x$ with that of the noise, in decibels:
+# **Math.** The signal-to-noise ratio compares
+# the average **power** $P = \frac{1}{L}\sum_t x_t^2$ of the signal $x$ with that of the noise,
+# in decibels:
 #
-# $$\text{SNR}_{\text{dB}} = 10 \log_{10} \frac{P_x}{P_{an}} .$$
+# $$\text{SNR}_{\text{dB}} = 10 \log_{10} \frac{P_x}{P_{\text{noise}}} .$$
 #
-# To reach a requested SNR we scale white noise $n$ by $a$ and add it, $y = x + a\,n$. Since
-# $P_{an} = a^2 P_n$, solving for $a$ gives
-#
-# $$a = \sqrt{\frac{P_x}{P_n \cdot 10^{\text{SNR}_{\text{dB}}/10}}} .$$
-#
-# The 10 belongs to powers; amplitudes, which are square roots of powers, use
-# $20\log_{10}$ (a ratio of amplitudes $10^{\text{SNR}/20}$): mixing the two is the classic mistake.
+# To corrupt a recording at a chosen SNR we scale white noise $n$ by a factor $a$ and add it,
+# $y = x + a\,n$, so that "10 dB" means the same for every utterance, loud or soft.
 
 # %% [raw]
 # # BEGIN QUESTION
@@ -634,9 +558,11 @@ plt.show()
 # points: 2
 
 # %% [markdown]
-# **Exercise 3.** Write `add_noise(waveform, noise, snr_db)`: return $y = x + a\,n$ where `waveform` is
-# $x$ (a 1-D float tensor), `noise` is $n$ (white noise of the same shape) and $a$ is chosen, with the
-# formula above, so that the SNR of $y$ against $x$ is `snr_db` decibels.
+# **Exercise 3 — noise at a chosen SNR.** Write `add_noise(waveform, noise, snr_db)`: return
+# $y = x + a\,n$, where `waveform` is $x$ (a 1-D float tensor), `noise` is $n$ (white noise of the
+# same shape, at any loudness), and you choose $a$ so that the SNR of $y$ against $x$, as defined
+# above, is `snr_db` decibels. Work out $a$ from the definition first: mind what is a power and what
+# is an amplitude.
 
 # %% [raw]
 # # BEGIN SOLUTION
@@ -707,6 +633,12 @@ test_add_noise_against_mmcourse_and_measured_snr(add_noise)
 # %% [raw]
 # # END QUESTION
 
+# %% [markdown]
+# Since the scaled noise has power $a^2 P_n$, the definition solved for $a$ gives
+# $a = \sqrt{P_x / (P_n \cdot 10^{\text{SNR}_{\text{dB}}/10})}$. The 10 belongs to powers; amplitudes,
+# square roots of powers, use $20\log_{10}$: mixing the two is the classic mistake. The check below
+# compares with `torchaudio.functional.add_noise` and measures the SNR afterwards.
+
 # %%
 def reference_add_noise(waveform, noise_, snr_db):
     """mmcourse.noise.add_noise_at_snr with the exercise's argument order."""
@@ -716,10 +648,6 @@ def reference_add_noise(waveform, noise_, snr_db):
 _probe_noise = torch.randn(speech.waveforms[0].shape, generator=torch.Generator().manual_seed(7))
 add_noise_fn = student_or_reference(add_noise, reference_add_noise, (speech.waveforms[0], _probe_noise, 6.0),
                                     "add_noise", reference_name="mmcourse.noise.add_noise_at_snr")
-
-# %% [markdown]
-# **Check against references** (`torchaudio.functional.add_noise` and `mmcourse.noise`), and that
-# the SNR measured afterwards is the one requested.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -734,9 +662,9 @@ for snr_db in (20.0, 5.0, -5.0):
     print(f"requested {snr_db:+5.1f} dB -> measured {measured:+5.1f} dB")
 
 # %% [markdown]
-# **How noise hurts recognition.** A quick classifier (logistic regression, `modalities.fit_quick_classifier`)
-# learns the digit from clean speech; we then test it on held-out utterances with more and more noise.
-# Its input is a small log-mel spectrogram: 20 mel bands, averaged into 8 time slices (160 numbers).
+# **How noise hurts recognition.** A quick classifier (logistic regression) learns the digit from
+# clean speech (a log-mel spectrogram pooled to 20 bands × 8 time slices); a second one also hears
+# each training utterance with noise at 0 … 30 dB. Both are tested at more and more noise.
 
 # %%
 def speech_features(waveforms, length=8000):
@@ -750,7 +678,6 @@ speech_train, speech_test = speech.subset(train_idx), speech.subset(test_idx)
 train_features = mmcourse.check_shape(speech_features(speech_train.waveforms), (len(speech_train), 160), "features")
 speech_classifier = modalities.fit_quick_classifier(train_features, speech_train.labels)
 
-# a second classifier also hears each training utterance once more, with noise at 0 ... 30 dB
 noise_gen = torch.Generator().manual_seed(1)
 train_snrs = torch.randint(0, 7, (len(speech_train),), generator=noise_gen) * 5.0  # 0, 5, ..., 30 dB
 augmented = [add_noise_fn(w, torch.randn(w.shape, generator=noise_gen), float(snr))
@@ -766,8 +693,9 @@ for snr_db in snr_grid:
     test_inputs[snr_db] = speech_features(noisy)
 speech_accuracy = {k: speech_classifier.score(x, speech_test.labels) for k, x in test_inputs.items()}
 robust_accuracy = {k: noise_trained_classifier.score(x, speech_test.labels) for k, x in test_inputs.items()}
-print("trained on clean speech:", {k: round(v, 2) for k, v in speech_accuracy.items()})
-print("trained with noise:     ", {k: round(v, 2) for k, v in robust_accuracy.items()})
+print("test accuracy at SNR (dB)  " + "".join(f"{str(k):>7s}" for k in test_inputs))
+print("  trained on clean speech  " + "".join(f"{v:7.2f}" for v in speech_accuracy.values()))
+print("  trained with noise       " + "".join(f"{v:7.2f}" for v in robust_accuracy.values()))
 mmcourse.record("digit_accuracy_clean_speech", speech_accuracy["clean"])
 mmcourse.record("digit_accuracy_noisy_speech_0db", speech_accuracy[0])
 mmcourse.record("digit_accuracy_noisy_speech_0db_noise_trained", robust_accuracy[0])
@@ -775,20 +703,14 @@ assert speech_accuracy["clean"] > 0.9 and speech_accuracy[-10] < speech_accuracy
 assert robust_accuracy[0] > speech_accuracy[0] + 0.2, "training with noise should help at 0 dB"
 
 # %% [markdown]
-# Trained on clean speech only, the classifier breaks down already at 20 dB, where a person hears the
-# word without effort: the noise fills the quiet parts of the spectrogram with energy it has never
-# seen. Hearing noisy examples during training makes it far more robust, but below about 0 dB
-# (noise as loud as the speech) it fails too.
-
-# %% [markdown]
-# Below: both accuracy curves, and one test utterance at a chosen SNR, drawn, playable, and labelled
-# with what the noise-trained classifier hears. The draw function only scales precomputed noise and
-# draws, so the slider answers at once.
+# Trained on clean speech only, the classifier breaks down already at 20 dB, where a person hears
+# the word easily: noise fills the quiet parts of the spectrogram with energy it has never seen.
+# Training with noise makes it far more robust, down to about 0 dB. Below, one test utterance at a
+# chosen SNR, playable, with what the noise-trained classifier hears.
 
 # %%
 example = speech_test.waveforms[0]
 example_noise = test_noises[0]
-words = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 
 
 def draw_noisy_speech(snr_db=10):
@@ -816,12 +738,11 @@ widgets.show(draw_noisy_speech(10))
 widgets.explore(draw_noisy_speech, snr_db=(-20, 40, 5, 10))
 
 # %% [markdown]
-# ### 5.2 Occlusion
+# ### 5.2 Occlusion and missing data
 #
-# An object in front of the camera hides part of the image. `noise.occlude` hides a square covering a
-# given fraction of each 8×8 digit; a quick classifier trained on clean digits is tested on occluded ones.
-# At a fraction of 1 the whole image is gone: occlusion taken to its end is *missing data*, the third
-# kind of imperfection the lecture lists.
+# `noise.occlude` hides a square covering a given fraction of each digit, as an object in front of
+# the camera would; a classifier trained on clean digits is tested on occluded ones. At a fraction
+# of 1 the image is gone: *missing data*, the lecture's third kind of imperfection.
 
 # %%
 image_train, image_test = train_test_split_indices(N, test_fraction=0.3, seed=0)
@@ -831,14 +752,15 @@ occluded = {f: noise.occlude(digit_images[image_test], f, generator=torch.Genera
             for f in occlusion_grid}
 image_accuracy = {f: image_classifier.score(x.reshape(len(x), 64), digit_labels[image_test])
                   for f, x in occluded.items()}
-print("image digit accuracy by occluded fraction:", {f: round(a, 2) for f, a in image_accuracy.items()})
+print("occluded fraction " + "".join(f"{f:6.0%}" for f in occlusion_grid))
+print("test accuracy     " + "".join(f"{a:6.2f}" for a in image_accuracy.values()))
 mmcourse.record("digit_accuracy_clean_images", image_accuracy[0.0])
 mmcourse.record("digit_accuracy_occluded_images_25", image_accuracy[0.25])
 assert image_accuracy[0.0] > 0.9 and image_accuracy[0.25] < image_accuracy[0.0]
 
 
 def draw_occlusion(fraction=0.25):
-    """Eight occluded test digits with the classifier's guesses, beside the accuracy curve."""
+    """Eight occluded test digits with the classifier's guesses, and the accuracy at that fraction."""
     images = noise.occlude(digit_images[image_test[:8]], fraction, generator=torch.Generator().manual_seed(0))
     guesses = image_classifier.predict(images.reshape(8, 64))
     accuracy = image_classifier.score(
@@ -856,89 +778,67 @@ widgets.show(draw_occlusion(0.25))
 widgets.explore(draw_occlusion, fraction=(0.0, 1.0, 0.05, 0.25))
 
 # %% [markdown]
-# ### 5.3 Ambiguity
+# ## 6 · Relevance: task and context
 #
-# Some inputs are uncertain without any added noise. The classifier's predicted distribution
-# $\hat p(y \mid x)$ over the ten digits tells how sure it is; its entropy $H(\hat p(\cdot \mid x))$ is 0
-# bits when it is certain and $\log_2 10 \approx 3.32$ bits when it has no idea. We rank the clean test
-# digits by it, and compare with occluded ones.
-
-# %%
-probs_clean = torch.tensor(image_classifier.predict_proba(X_digits[image_test].numpy()))  # (N_test, 10)
-probs_occluded = torch.tensor(image_classifier.predict_proba(occluded[0.25].reshape(-1, 64).numpy()))
-ambiguity_clean = torch.stack([torch.as_tensor(entropy_fn(p)) for p in probs_clean]).double()  # (N_test,)
-ambiguity_occluded = torch.stack([torch.as_tensor(entropy_fn(p)) for p in probs_occluded]).double()
-print(f"mean prediction entropy: clean {ambiguity_clean.mean():.2f} bits, "
-      f"25 % occluded {ambiguity_occluded.mean():.2f} bits")
-mmcourse.record("prediction_entropy_bits_clean_images", ambiguity_clean.mean())
-mmcourse.record("prediction_entropy_bits_occluded_images", ambiguity_occluded.mean())
-assert ambiguity_occluded.mean() > ambiguity_clean.mean(), "occlusion should make the classifier less sure"
-
-most_ambiguous = torch.argsort(ambiguity_clean, descending=True)[:8]
-top2 = torch.topk(probs_clean[most_ambiguous], 2, dim=1)
-titles = [f"{int(top2.indices[i, 0])} {top2.values[i, 0]:.0%} / {int(top2.indices[i, 1])} {top2.values[i, 1]:.0%}"
-          for i in range(8)]
-fig = viz.show_images(digit_images[image_test[most_ambiguous]], titles=titles, ncols=8,
-                      suptitle="the most ambiguous clean test digits (two best guesses)")
-plt.show()
-
-# %% [markdown]
-# ## 6 · Relevance: the same input, different tasks
+# **Intuition.** Whether a modality matters depends on the task and on the context. In the
+# audio-visual digits (`make_av_digits`) each spoken digit is paired with a random handwritten
+# image of the same digit: the image carries the digit, but nothing about the voice.
 #
-# **Intuition.** Whether a modality matters depends on the task: a voice tells you *who* speaks, a
-# handwritten digit does not. We use the audio-visual digits (`make_av_digits`): each spoken digit is
-# paired with a handwritten image of the same digit, drawn at random, so the image carries the digit
-# but nothing about the voice.
-#
-# **Math.** For an input and a task, train a quick classifier and compare its held-out accuracy with
-# chance (always guessing the most common class):
+# **Math.** Train a quick classifier from an input for a task, and compare its held-out accuracy
+# with chance (the most common class):
 #
 # $$\text{relevance} = \frac{\text{accuracy} - \text{chance}}{1 - \text{chance}} ,$$
 #
-# 0 when the input says nothing about the task, 1 when it decides it (`modalities.relevance_score`).
+# 0 when the input says nothing about the task, 1 when it decides it. For the context, the same
+# speech is also measured in a "noisy room": white noise at −15 dB, in training and testing alike.
 
 # %%
 av = make_av_digits("train", AVDigitsConfig(seed=0))  # 9 voices × 50 utterances
-av_inputs = {"speech": speech_features(av.waveforms), "image": av.images.reshape(len(av), 64)}
+room_gen = torch.Generator().manual_seed(2)
+noisy_room = [add_noise_fn(w, torch.randn(w.shape, generator=room_gen), -15.0) for w in av.waveforms]
+av_inputs = {"speech, quiet room": speech_features(av.waveforms), "speech, noisy room": speech_features(noisy_room),
+             "image": av.images.reshape(len(av), 64)}
 av_tasks = {"digit": av.labels.numpy(), "speaker": np.array(av.speakers)}
-relevance = torch.zeros(2, 2)
+relevance = torch.zeros(len(av_inputs), len(av_tasks))
 for i, (input_name, features) in enumerate(av_inputs.items()):
     for j, (task_name, labels) in enumerate(av_tasks.items()):
         accuracy, chance = modalities.task_accuracy(features, labels, seed=0)
         relevance[i, j] = modalities.relevance_score(accuracy, chance)
-        print(f"{input_name:6s} -> {task_name:7s}: accuracy {accuracy:.2f} (chance {chance:.2f}), "
+        print(f"{input_name:18s} -> {task_name:7s}: accuracy {accuracy:.2f} (chance {chance:.2f}), "
               f"relevance {relevance[i, j]:+.2f}")
-        mmcourse.record(f"relevance_{input_name}_{task_name}", relevance[i, j])
-assert relevance[0, 1] > relevance[1, 1] + 0.1, "speech should tell more about the speaker than the image does"
-assert relevance[1, 0] > 0.8 and abs(relevance[1, 1]) < 0.1
+for name, (i, j) in {"relevance_speech_digit": (0, 0), "relevance_speech_speaker": (0, 1),
+                     "relevance_image_digit": (2, 0), "relevance_image_speaker": (2, 1),
+                     "relevance_speech_digit_noisy_room": (1, 0)}.items():
+    mmcourse.record(name, relevance[i, j])
+assert relevance[0, 1] > relevance[2, 1] + 0.1, "speech should tell more about the speaker than the image does"
+assert relevance[2, 0] > 0.8 and abs(relevance[2, 1]) < 0.1
+assert relevance[1, 0] < relevance[2, 0] - 0.1, "in the noisy room the image should win for the digit"
 
-fig = viz.heatmap(relevance, xlabels=list(av_tasks), ylabels=list(av_inputs), annotate=True,
-                  title="relevance of each input to each task")
+fig, ax = plt.subplots(figsize=(5, 2.8))
+viz.heatmap(relevance, xlabels=list(av_tasks), ylabels=list(av_inputs), annotate=True, ax=ax,
+            title="relevance of each input to each task")
 plt.show()
 
 # %% [markdown]
-# Both inputs are highly relevant to the digit; only speech is relevant to the speaker. The voice is
-# hard to recognise from a single word (nine synthetic voices that also vary in speed and pitch), but
-# clearly above chance, while the image stays at chance: relevance is a property of the pair
-# (modality, task), not of the modality alone. The lecture adds *context* dependence: in a noisy room
-# (section 5) the image becomes the more useful input for the digit, which notebook 05 exploits.
+# **Task:** both inputs are relevant to the digit; only speech to the speaker (hard from one
+# word, but above chance). **Context:** in the noisy room the
+# same speech tells much less about the digit, nothing about the speaker, and the image becomes the
+# more relevant input.
 #
 # ## 7 · Connections between modalities
 #
-# The lecture distinguishes two ways in which modalities share information: **association**
-# (they co-occur or correlate, with no direction) and **dependency** (one comes from, or comes
-# before, the other: a direction).
+# The lecture distinguishes **association** (modalities co-occur or correlate, with no direction)
+# and **dependency** (one comes from, or before, the other: a direction).
 #
 # ### 7.1 Association: correlation and co-occurrence
 #
-# **Math.** For continuous signals, the Pearson correlation $\rho_{ij}$ between channels $i$ and $j$
-# (section 3.1's formula, across time). For discrete symbols, the **mutual information**
+# **Math.** For continuous signals, the Pearson correlation $\rho_{ij}$ between channels $i$ and $j$,
+# across time. For discrete symbols, the **mutual information**
 #
 # $$I(A; B) = H(A) + H(B) - H(A, B) ,$$
 #
-# the bits that knowing one saves about the other; it is symmetric, 0 for independent variables.
-#
-# First the EEG channels (`connections.correlation_matrix`, checked against `numpy.corrcoef`):
+# the bits that knowing one saves about the other: symmetric, 0 for independent variables. First
+# the EEG channels:
 
 # %%
 eeg_corr = connections.correlation_matrix(eeg)  # (C, C)
@@ -950,17 +850,19 @@ fig = viz.heatmap(eeg_corr, xlabels=eeg_channels, ylabels=eeg_channels, annotate
 plt.show()
 
 # %% [markdown]
-# Then across modalities. We group the images and the spoken digits of the audio-visual pairs
-# separately, with k-means into 10 clusters each, **without any labels**, and ask whether the image's
-# cluster and the speech's cluster co-occur. If the pairing is broken (the speech shuffled across
-# pairs), the association should vanish.
+# Across modalities, we cluster the images and the spoken digits of the pairs separately (k-means,
+# 10 clusters, **no labels**) and count how often image cluster $i$ and speech cluster $s$ share a
+# pair. Rows and columns are grouped by a hierarchical clustering of their counts; the control,
+# with the pairs shuffled, is grouped by the same rule.
 
 # %%
 image_clusters = KMeans(10, n_init=4, random_state=0).fit_predict(av_inputs["image"].numpy())
-speech_z = (av_inputs["speech"] - av_inputs["speech"].mean(0)) / av_inputs["speech"].std(0)
+speech_z = (av_inputs["speech, quiet room"] - av_inputs["speech, quiet room"].mean(0)) / av_inputs[
+    "speech, quiet room"].std(0)
 speech_clusters = KMeans(10, n_init=4, random_state=0).fit_predict(speech_z.numpy())
+shuffled_speech_clusters = np.random.default_rng(0).permutation(speech_clusters)
 mi_paired = connections.mutual_information(image_clusters, speech_clusters)
-mi_shuffled = connections.mutual_information(image_clusters, np.random.default_rng(0).permutation(speech_clusters))
+mi_shuffled = connections.mutual_information(image_clusters, shuffled_speech_clusters)
 assert abs(mi_paired - mutual_info_score(image_clusters, speech_clusters) / math.log(2)) < 1e-9
 print(f"I(image cluster; speech cluster) = {mi_paired:.2f} bits paired, {mi_shuffled:.2f} bits with pairs shuffled "
       f"(at most {math.log2(10):.2f})")
@@ -968,20 +870,39 @@ mmcourse.record("association_mutual_information_bits", mi_paired)
 mmcourse.record("association_mutual_information_bits_shuffled", mi_shuffled)
 assert mi_paired > mi_shuffled + 0.3, "paired image and speech should share information"
 
-co_occurrence = torch.zeros(10, 10)
-for a, b in zip(image_clusters, speech_clusters):
-    co_occurrence[a, b] += 1
-fig = viz.heatmap(co_occurrence, xlabels=[f"s{k}" for k in range(10)], ylabels=[f"i{k}" for k in range(10)],
-                  title="co-occurrence of image and speech clusters")
+
+def grouped_co_occurrence(a, b):
+    """Counts of the pairs (a_i, b_i) as a (10, 10) matrix, with the rows and the columns each put in
+    the order of a hierarchical clustering of their profiles, so that similar ones sit side by side."""
+    counts = np.zeros((10, 10))
+    np.add.at(counts, (a, b), 1)
+    rows = leaves_list(linkage(counts, "average", metric="cosine"))
+    columns = leaves_list(linkage(counts.T, "average", metric="cosine"))
+    return counts[rows][:, columns], rows, columns
+
+
+fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
+tables = {"paired": (speech_clusters, mi_paired), "pairs shuffled": (shuffled_speech_clusters, mi_shuffled)}
+for ax, (name, (b, mi)) in zip(axes, tables.items()):
+    counts, rows, columns = grouped_co_occurrence(image_clusters, b)
+    shown = ax.imshow(counts, cmap="viridis", vmin=0, vmax=30)
+    ax.set_xticks(range(10), [f"s{k}" for k in columns], fontsize=8)
+    ax.set_yticks(range(10), [f"i{k}" for k in rows], fontsize=8)
+    ax.set(xlabel="speech cluster", ylabel="image cluster", title=f"{name}: I = {mi:.2f} bits")
+fig.colorbar(shown, ax=axes, label="pairs (of 450)")
 plt.show()
 
 # %% [markdown]
+# With the real pairs, blocks appear: a group of image clusters goes with a group of speech
+# clusters and almost never with the others (the speech clusters also split by voice, so the
+# blocks are not one digit each). With the pairs shuffled, the same grouping finds no blocks.
+#
 # ### 7.2 Dependency in time: who leads?
 #
 # **Math.** The cross-correlation $r_{xy}(k) = \rho(x_t, y_{t+k})$ peaks at $k > 0$ when $y$ follows $x$
-# by $k$ steps. A sharper, directed test asks whether the *past* of $x$ helps to predict $y$ beyond
-# $y$'s own past (Granger causality). With $\sigma^2_{y\mid y}$ the error of a linear predictor of
-# $y_t$ from $y_{t-1..t-p}$, and $\sigma^2_{y \mid y, x}$ the error when $x_{t-1..t-p}$ is added,
+# by $k$ steps. A directed test asks whether the *past* of $x$ helps to predict $y$ beyond $y$'s own
+# past (Granger causality). With $\sigma^2_{y\mid y}$ the error of a linear predictor of $y_t$ from
+# $y_{t-1..t-p}$, and $\sigma^2_{y \mid y, x}$ the error when $x_{t-1..t-p}$ is added,
 #
 # $$F_{x \to y} = \ln \frac{\sigma^2_{y \mid y}}{\sigma^2_{y \mid y, x}} \ \ge 0 ,$$
 #
@@ -1010,67 +931,193 @@ ax.set(xlabel="lag k (ms)", ylabel="ρ(PG9_t, PG3_t+k)", title="EEG cross-correl
 plt.show()
 
 # %% [markdown]
-# The correlation peaks at $k = +1$ sample: PG3 tends to follow PG9 by 12.5 ms, and the past of PG9
-# helps to predict PG3 more than the other way round. Both numbers are small: with 10 s of real EEG
-# this is a hint, not proof.
+# The correlation peaks at $k = +1$: PG3 tends to follow PG9 by 12.5 ms, and PG9's past helps to
+# predict PG3 more than the reverse. With 10 s of EEG this is a hint, not proof.
 #
 # ### 7.3 Dependency by construction: a caption made from an image
 #
 # In the lecture's example, the caption "a teacup on the right of a laptop" was written *from* the
-# image. When one modality is produced from another, knowing the source leaves little doubt about
-# the product, but not the other way round. The conditional entropy
-#
-# $$H(A \mid B) = H(A, B) - H(B)$$
-#
-# measures what is left unknown about $A$ once $B$ is known, and it is not symmetric. We make
-# "captions" with the image classifier (the caption of an image is the digit it sees) and describe the
-# image by its k-means cluster among 50 (what the image looks like).
+# image. Here the image classifier of section 5.2 writes the captions: the word for the digit it
+# sees. Observed pairs cannot tell which was made from which: their association is symmetric. An
+# **intervention** can: force one variable to new values, run the process that made the data
+# again, and see what else changes.
 
 # %%
-image_looks = KMeans(50, n_init=2, random_state=0).fit_predict(X_digits.numpy())  # (N,) cluster per image
-captions = [words[int(k)] for k in image_classifier.predict(X_digits.numpy())]  # "seven", ...
-h_caption_given_image = connections.conditional_entropy(captions, image_looks)
-h_image_given_caption = connections.conditional_entropy(image_looks, captions)
-print(f"H(caption | image) = {h_caption_given_image:.2f} bits, H(image | caption) = {h_image_given_caption:.2f} bits, "
-      f"I = {connections.mutual_information(captions, image_looks):.2f} bits both ways")
-mmcourse.record("dependency_h_caption_given_image_bits", h_caption_given_image)
-mmcourse.record("dependency_h_image_given_caption_bits", h_image_given_caption)
-assert h_caption_given_image < 0.5 * h_image_given_caption
+def write_captions(images):
+    """The caption writer: the digit the image classifier sees in each image (N, 8, 8), as an index into `words`."""
+    return image_classifier.predict(images.reshape(len(images), 64).numpy())
+
+
+def make_pairs(set_images=None, set_captions=None):
+    """How the pairs are made: take the images, then write each caption from its image.
+    set_images or set_captions forces that variable to the given values (an intervention)."""
+    images = digit_images if set_images is None else set_images  # (N, 8, 8)
+    captions = write_captions(images) if set_captions is None else set_captions  # (N,)
+    return images, captions
+
+
+rng = np.random.default_rng(0)
+images, captions = make_pairs()
+another_image = rng.permutation(N)  # every example gets a random other image
+same_digit_other_writer = np.arange(N)
+for d in range(10):  # every example gets another image of the same digit
+    members = np.flatnonzero(digit_labels.numpy() == d)
+    same_digit_other_writer[members] = rng.permutation(members)
+another_word = (captions + rng.integers(1, 10, N)) % 10  # every caption becomes a different word
+
+changed = {
+    "image → another image": (make_pairs(set_images=digit_images[another_image])[1] != captions).mean(),
+    "image → same digit, other writer": (make_pairs(set_images=digit_images[same_digit_other_writer])[1]
+                                         != captions).mean(),
+}
+images_after = make_pairs(set_captions=another_word)[0]
+image_changed = (images_after != images).flatten(1).any(dim=1).float().mean().item()
+for what, share in changed.items():
+    print(f"do({what}):".ljust(38) + f"{share:6.1%} of the captions change")
+print("do(caption → another word):".ljust(38) + f"{image_changed:6.1%} of the images change")
+mmcourse.record("dependency_intervention_captions_changed", changed["image → another image"])
+mmcourse.record("dependency_intervention_images_changed", image_changed)
+assert changed["image → another image"] > 0.8 and image_changed == 0.0
 
 # %% [markdown]
-# The image almost fixes its caption, while one caption fits many kinds of image: mutual information
-# (association) is the same in both directions, but the conditional entropies are not. An asymmetry
-# like this is what a dependency looks like in the data; whether it is *causal* is a claim about how
-# the data was made (here we know: the classifier reads the image), and in general needs an
-# intervention (change the image and watch the caption change) to establish.
+# Changing the image changes nine captions in ten (the rest land on the same digit by chance); an
+# image of the same digit by another writer changes one only when the classifier errs. Changing
+# every caption leaves every image as it was: a dependency with a direction, image → caption.
 #
+# **Why conditional entropies cannot show it.** Since $H(A \mid B) = H(A, B) - H(B)$, for *any*
+# pair of variables
+#
+# $$H(A \mid B) - H(B \mid A) = H(A) - H(B) ,$$
+#
+# so unequal conditional entropies only say which variable has more entropy. Describe each image
+# by its k-means cluster among 50, then among 5: same captions, same process, and the inequality flips.
+
+# %%
+print(f"{'image described by':22s} {'H(caption|image)':>17s} {'H(image|caption)':>17s} {'difference':>11s} "
+      f"{'H(caption)-H(image)':>20s}")
+for k in (50, 5):
+    looks = KMeans(k, n_init=2, random_state=0).fit_predict(X_digits.numpy())  # (N,) cluster per image
+    h_c_i = connections.conditional_entropy(captions, looks)
+    h_i_c = connections.conditional_entropy(looks, captions)
+    gap = modalities.entropy_of_samples(captions.tolist()) - modalities.entropy_of_samples(looks.tolist())
+    assert abs((h_c_i - h_i_c) - gap) < 1e-9, "the identity H(A|B) - H(B|A) = H(A) - H(B) holds for any pair"
+    print(f"{f'its cluster among {k}':22s} {h_c_i:17.2f} {h_i_c:17.2f} {h_c_i - h_i_c:+11.2f} {gap:+20.2f}")
+    if k == 50:
+        mmcourse.record("dependency_h_caption_given_image_bits", h_c_i)
+        mmcourse.record("dependency_h_image_given_caption_bits", h_i_c)
+
+# %% [markdown]
 # ## Take-aways
 #
-# - A **modality** is a way of perceiving or expressing a phenomenon; each one has its own
-#   elements, and the six characteristics of the lecture can each be measured.
-# - **Elements** are discrete (words, 17 ink levels) or continuous (EEG), at very different
-#   granularities: 64 numbers per digit, ~10⁶ per photo, 8,000 per second of speech.
-# - **Distributions** are far from uniform: half the digit pixels are blank; word counts follow Zipf's
-#   law with a slope near −1.
-# - **Structure** shows up as the difference from a shuffled copy: neighbouring pixels correlate, speech
-#   correlates with itself over milliseconds, digits live in a few principal directions, and the
-#   previous word saves about a bit on the next.
-# - **Information**: $H(X) = -\sum p \log_2 p$ bits; compression measures redundancy including order,
-#   and text is far more redundant than raw speech at the byte level.
-# - **Noise** (additive at an SNR: $a = \sqrt{P_x / (P_n 10^{\text{SNR}/10})}$, occlusion, ambiguity)
-#   lowers accuracy and raises prediction entropy.
-# - **Relevance** belongs to a (modality, task) pair: speech tells the voice, an image does not.
-# - **Association** is symmetric (correlation, $I(A;B)$); **dependency** has a direction (lead/lag,
-#   Granger, $H(A \mid B) \ne H(B \mid A)$).
+# - **Elements** are discrete (words, 17 ink levels) or continuous (EEG), from 64 numbers per digit
+#   to ~10⁶ per photo. **Distributions** are far from uniform: half the digit pixels are blank;
+#   word counts follow Zipf's law, slope ≈ −1.
+# - **Structure** is the difference from a shuffled copy: pixel correlation that fades with distance,
+#   speech that correlates with itself over milliseconds, digits in a few principal directions.
+#   Explicit structure is *given* with data (a graph, a parse).
+# - **Information**: $H(X) = -\sum p \log_2 p$ bits, the average surprise, at most $\log_2|V|$.
+# - **Noise** at an SNR ($a = \sqrt{P_x / (P_n 10^{\text{SNR}/10})}$) and occlusion lower accuracy;
+#   training with noise buys robustness.
+# - **Relevance** depends on the task (speech tells the voice, an image does not) and on the context
+#   (in a noisy room the image tells the digit better).
+# - **Association** is symmetric (correlation, co-occurrence, $I(A;B)$). **Dependency** has a
+#   direction, in time (lead/lag, Granger) or by construction, shown by an intervention, not by
+#   conditional entropies: $H(A \mid B) - H(B \mid A) = H(A) - H(B)$.
 #
 # ## Further reading
 #
 # - C. E. Shannon, "A Mathematical Theory of Communication", *Bell System Technical Journal*, 1948.
 # - T. M. Cover and J. A. Thomas, *Elements of Information Theory*, 2nd ed., Wiley 2006, chapters 2 and 5.
 # - P. P. Liang, A. Zadeh and L.-P. Morency, "Foundations and Trends in Multimodal Machine Learning:
-#   Principles, Challenges, and Open Questions", *ACM Computing Surveys*, 2024 (the source of the
-#   lecture's table of characteristics and connections).
-# - S. T. Piantadosi, "Zipf's word frequency law in natural language: a critical review and future
-#   directions", *Psychonomic Bulletin & Review*, 2014.
+#   Principles, Challenges, and Open Questions", *ACM Computing Surveys*, 2024 (the lecture's table).
 # - C. W. J. Granger, "Investigating Causal Relations by Econometric Models and Cross-spectral
 #   Methods", *Econometrica*, 1969.
+# - J. Pearl, *Causality*, 2nd ed., Cambridge University Press 2009 (interventions, the do-operator).
+
+# %% [markdown]
+# ## Going further
+#
+# ### A · Text as a sequence: what word order is worth
+#
+# How predictable is the next word? Without context, the uncertainty is $H(W_t)$. Knowing the
+# previous word leaves the conditional entropy $H(W_t \mid W_{t-1}) = H(W_{t-1}, W_t) - H(W_{t-1})$,
+# estimated from bigram counts. Counting from a finite text makes both estimates a little too low
+# (rare pairs look more predictable than they are), so we compare with the same words in shuffled
+# order: only the difference is due to word order.
+
+# %%
+shuffled_tokens = tokens.copy()
+random.Random(0).shuffle(shuffled_tokens)
+h_unigram = modalities.entropy_of_samples(tokens)
+h_bigram = connections.conditional_entropy(tokens[1:], tokens[:-1])
+h_bigram_shuffled = connections.conditional_entropy(shuffled_tokens[1:], shuffled_tokens[:-1])
+print(f"H(W_t) = {h_unigram:.2f} bits; H(W_t | W_t-1) = {h_bigram:.2f} bits in real order, "
+      f"{h_bigram_shuffled:.2f} bits in shuffled order")
+mmcourse.record("word_order_information_bits", h_bigram_shuffled - h_bigram)
+assert h_bigram < h_bigram_shuffled < h_unigram, "the previous word should help more in real text than shuffled"
+
+# %% [markdown]
+# In real order the previous word removes about a bit more uncertainty than in shuffled order:
+# the sequential structure of text (grammar, fixed phrases such as "return the"), in bits per word.
+#
+# ### B · Compression: redundancy including order
+#
+# A general-purpose compressor sees both the element distribution and the order: zlib (DEFLATE)
+# replaces repeated byte strings with short references and frequent bytes with short codes. The
+# **compression ratio** (bytes before / bytes after) estimates the redundancy of each modality in
+# its natural storage format; shuffling the elements first shows how much of it comes from order.
+
+# %%
+stored_forms = {  # (in order, shuffled), each as the bytes a file would hold
+    "images": ((digit_images * 16).round().to(torch.uint8), shuffled_images.mul(16).round().to(torch.uint8)),
+    "speech": (pcm(speech_samples[:400_000]),
+               pcm(speech_samples[:400_000][torch.randperm(400_000, generator=generator)])),
+    "text": (" ".join(tokens), " ".join(shuffled_tokens)),  # the words, lower-cased, one space apart
+    "eeg": (eeg, eeg[np.random.default_rng(0).permutation(len(eeg))]),
+}
+ratios = {name: (modalities.compression_ratio(a), modalities.compression_ratio(b))
+          for name, (a, b) in stored_forms.items()}
+for name, (ordered, shuffled) in ratios.items():
+    print(f"{name:7s} compression ratio {ordered:5.2f} (elements shuffled: {shuffled:5.2f})")
+    mmcourse.record(f"compression_ratio_{name}", ordered)
+assert ratios["text"][0] > ratios["speech"][0] > 1.0, "text should be more redundant than raw speech"
+
+fig, ax = plt.subplots(figsize=(5, 2.6))
+x = np.arange(len(ratios))
+ax.bar(x - 0.2, [r[0] for r in ratios.values()], 0.4, label="as stored")
+ax.bar(x + 0.2, [r[1] for r in ratios.values()], 0.4, label="elements shuffled")
+ax.set_xticks(x, list(ratios))
+ax.set(ylabel="zlib compression ratio", title="redundancy per modality")
+ax.axhline(1, color="gray", lw=0.5)
+ax.legend(fontsize=8)
+plt.show()
+
+# %% [markdown]
+# Text compresses best, then the digit images (half blank paper); raw speech and the EEG barely
+# compress, because a byte-level compressor cannot exploit the smooth, oscillating structure that
+# section 3.2 measured: that needs a model of the signal, such as a spectrogram or a predictor.
+#
+# ### C · Ambiguity
+#
+# Some inputs are uncertain without any added noise (a sloppy 1 looks like a 7). The classifier's
+# predicted distribution $\hat p(y \mid x)$ over the ten digits tells how sure it is; its entropy is
+# 0 bits when it is certain and $\log_2 10 \approx 3.32$ bits when it has no idea.
+
+# %%
+probs_clean = torch.tensor(image_classifier.predict_proba(X_digits[image_test].numpy()))  # (N_test, 10)
+probs_occluded = torch.tensor(image_classifier.predict_proba(occluded[0.25].reshape(-1, 64).numpy()))
+ambiguity_clean = torch.stack([torch.as_tensor(entropy_fn(p)) for p in probs_clean]).double()  # (N_test,)
+ambiguity_occluded = torch.stack([torch.as_tensor(entropy_fn(p)) for p in probs_occluded]).double()
+print(f"mean prediction entropy: clean {ambiguity_clean.mean():.2f} bits, "
+      f"25 % occluded {ambiguity_occluded.mean():.2f} bits")
+mmcourse.record("prediction_entropy_bits_clean_images", ambiguity_clean.mean())
+mmcourse.record("prediction_entropy_bits_occluded_images", ambiguity_occluded.mean())
+assert ambiguity_occluded.mean() > ambiguity_clean.mean(), "occlusion should make the classifier less sure"
+
+most_ambiguous = torch.argsort(ambiguity_clean, descending=True)[:8]
+top2 = torch.topk(probs_clean[most_ambiguous], 2, dim=1)
+titles = [f"{int(top2.indices[i, 0])} {top2.values[i, 0]:.0%} / {int(top2.indices[i, 1])} {top2.values[i, 1]:.0%}"
+          for i in range(8)]
+fig = viz.show_images(digit_images[image_test[most_ambiguous]], titles=titles, ncols=8,
+                      suptitle="the most ambiguous clean test digits (two best guesses)")
+plt.show()

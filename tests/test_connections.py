@@ -7,6 +7,7 @@ import torch
 from sklearn.metrics import mutual_info_score
 
 from mmcourse import connections as C
+from mmcourse import modalities as M
 
 
 def _labels(n=500, seed=0):
@@ -96,3 +97,13 @@ def test_joint_labels_pairs_the_two_label_sequences_in_order():
     from mmcourse.connections import joint_labels
 
     assert joint_labels([1, 2, 2], ["a", "b", "b"]) == [(1, "a"), (2, "b"), (2, "b")]
+
+
+def test_conditional_entropies_differ_by_the_difference_of_entropies():
+    # H(A|B) - H(B|A) = H(A) - H(B) for any paired data: the asymmetry reflects entropies, not a direction
+    rng = np.random.default_rng(3)
+    a = rng.integers(0, 7, 500)
+    b = (a + rng.integers(0, 3, 500)) % 4
+    left = C.conditional_entropy(a, b) - C.conditional_entropy(b, a)
+    right = M.entropy_of_samples(a.tolist()) - M.entropy_of_samples(b.tolist())
+    assert left == pytest.approx(right, abs=1e-10)

@@ -38,13 +38,25 @@ def _noise_with_scale(scale):
     return add_noise
 
 
-def _correlation_below(images):
-    return float(np.corrcoef(images[:, :-1, :].flatten(), images[:, 1:, :].flatten())[0, 1])
+def _pearson(a, b):
+    return float(np.corrcoef(a.flatten(), b.flatten())[0, 1])
 
 
-def _cosine_right(images):
-    a, b = images[:, :, :-1].flatten().double(), images[:, :, 1:].flatten().double()
+def _correlation_below(images, distance=1):
+    return _pearson(images[:, :-distance, :], images[:, distance:, :])
+
+
+def _cosine_right(images, distance=1):
+    a, b = images[:, :, :-distance].flatten().double(), images[:, :, distance:].flatten().double()
     return float((a * b).sum() / torch.sqrt((a ** 2).sum() * (b ** 2).sum()))
+
+
+def _always_next_neighbour(images, distance=1):
+    return _pearson(images[:, :, :-1], images[:, :, 1:])
+
+
+def _one_too_far(images, distance=1):
+    return _pearson(images[:, :, :-(distance + 1)], images[:, :, distance + 1:])
 
 
 CORRECT = {
@@ -64,6 +76,8 @@ MISTAKES = [
      "take the square root"),
     ("q01_neighbour_correlation", {"neighbour_correlation": _cosine_right}, "subtract the means"),
     ("q01_neighbour_correlation", {"neighbour_correlation": _correlation_below}, "the one below it"),
+    ("q01_neighbour_correlation", {"neighbour_correlation": _always_next_neighbour}, "whatever the distance"),
+    ("q01_neighbour_correlation", {"neighbour_correlation": _one_too_far}, "one column too far apart"),
 ]
 
 
@@ -83,3 +97,10 @@ def test_q01_exercises_name_each_known_mistake(question, answer, diagnosis):
 def test_q01_exercises_say_an_unfinished_answer_is_unfinished(question):
     (name,) = CORRECT[question]
     assert all("Replace the `...`" in feedback(t, **{name: lambda *args: None}) for t in Q01[question].values())
+
+
+def test_q01_neighbour_correlation_hidden_test_catches_a_checkerboard_mistake():
+    # a correlation that ignores its distance passes smooth images badly and the checkerboard at distance 2 not at all
+    message = feedback(Q01["q01_neighbour_correlation"]["test_neighbour_correlation_on_other_images"],
+                       neighbour_correlation=_always_next_neighbour)
+    assert message != ""

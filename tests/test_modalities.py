@@ -183,3 +183,21 @@ def test_relevance_score_is_zero_at_chance_and_one_when_perfect():
     assert M.relevance_score(0.1, 0.1) == 0 and M.relevance_score(1.0, 0.1) == 1
     with pytest.raises(ValueError, match="chance"):
         M.relevance_score(0.5, 1.0)
+
+
+def test_neighbour_correlation_at_a_distance_agrees_with_numpy_corrcoef():
+    x = torch.rand(3, 6, 9, generator=torch.Generator().manual_seed(4)).cumsum(dim=-1)
+    right3 = np.corrcoef(x[:, :, :-3].flatten(), x[:, :, 3:].flatten())[0, 1]
+    below2 = np.corrcoef(x[:, :-2, :].flatten(), x[:, 2:, :].flatten())[0, 1]
+    assert M.neighbour_correlation(x, distance=3) == pytest.approx(right3, abs=1e-10)
+    assert M.neighbour_correlation(x, distance=2, axis=-2) == pytest.approx(below2, abs=1e-10)
+
+
+def test_neighbour_correlation_on_a_checkerboard_alternates_with_distance():
+    board = ((torch.arange(6)[:, None] + torch.arange(6)[None, :]) % 2).float()[None]
+    assert M.neighbour_correlation(board, distance=2) == pytest.approx(1.0)
+
+
+def test_neighbour_correlation_rejects_a_distance_beyond_the_image():
+    with pytest.raises(ValueError, match="distance"):
+        M.neighbour_correlation(torch.rand(2, 4, 4), distance=4)
