@@ -65,7 +65,7 @@ from mmcourse.training import TrainConfig, accuracy, predict, train
 
 generator = mmcourse.set_seed(0)
 device = mmcourse.get_device()
-print("torch", torch.__version__, "| device:", device)
+print("computing on:", device)
 
 # %% [markdown]
 # `mmcourse.get_device()` picks an NVIDIA GPU (`cuda`) if there is one, then Apple silicon
