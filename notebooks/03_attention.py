@@ -421,12 +421,13 @@ assert torch.allclose(context, torch_context, atol=1e-5), "the five steps are do
 shown = torch.tensor([next(int(i) for i in test_index if labels[i] == d and speech.speakers[i] == TEST_VOICES[d % 3])
                       for d in range(10)])
 with torch.no_grad():
-    h_shown, _ = model.encoder(x_all[shown])
+    h_shown = model.encode(x_all[shown], frame_mask[shown])  # (10, T, D_h)
     _, a_shown = attention_steps(h_shown, W, q, frame_mask[shown])  # (10, T)
-fig, axes = plt.subplots(2, 5, figsize=(13, 4.2), sharey=True)
+fig, axes = plt.subplots(2, 5, figsize=(13, 4.2), sharey=True, layout="constrained")
+loudness = (float(spectrograms[shown].min()), float(spectrograms[shown].max()))  # one colour scale for all ten
 for ax, i, weights in zip(axes.flat, shown, a_shown):
     n = int(lengths[i])
-    ax.imshow(spectrograms[i], origin="lower", aspect="auto", cmap="magma")
+    image = ax.imshow(spectrograms[i], origin="lower", aspect="auto", cmap="magma", vmin=loudness[0], vmax=loudness[1])
     ax.axvline(n - 0.5, color="white", ls="--", lw=0.8)
     twin = ax.twinx()
     twin.plot(weights[:n], color="cyan", lw=1.5)
@@ -438,7 +439,7 @@ for ax in axes[1]:
 for ax in axes[:, 0]:
     ax.set_ylabel("mel band")
 fig.suptitle("attention weights a_t (cyan) over the spectrogram, held-out voices")
-fig.tight_layout()
+fig.colorbar(image, ax=axes, label="log mel power", shrink=0.8)
 plt.show()
 peak_share = float((a_shown.max(dim=1).values * lengths[shown]).mean())
 print(f"the largest weight is on average {peak_share:.1f}× the uniform weight 1/T_real")
@@ -690,19 +691,18 @@ n_one = int(lengths[examples[one]])
 x_one = F.normalize(x_batch[one:one + 1], dim=-1)  # (1, T, 32): unit-length frames (padding stays 0)
 _, weights_pad = masked_attention(20 * x_one, x_one, x_one, key_mask[one:one + 1])  # (1, T, T)
 _, weights_causal = masked_attention(20 * x_one, x_one, x_one, both_masks[one:one + 1])  # (1, T, T)
-fig, axes = plt.subplots(1, 4, figsize=(14, 3.2))
+fig, axes = plt.subplots(1, 4, figsize=(14, 3.4), layout="constrained")
 axes[0].imshow(key_mask[one].expand(T, T), cmap="Greys", interpolation="nearest")
 axes[0].set_title("padding mask (True = black)")
 axes[1].imshow(both_masks[one], cmap="Greys", interpolation="nearest")
 axes[1].set_title("padding + causal mask")
-axes[2].imshow(weights_pad[0], cmap="viridis", interpolation="nearest")
-axes[2].set_title("weights, padding mask")
-axes[3].imshow(weights_causal[0], cmap="viridis", interpolation="nearest")
-axes[3].set_title("weights, padding + causal")
+for ax, weights, name in ((axes[2], weights_pad, "padding mask"), (axes[3], weights_causal, "padding + causal")):
+    image = ax.imshow(weights[0], cmap="viridis", interpolation="nearest", vmin=0)
+    ax.set_title(f"weights, {name}")
+    fig.colorbar(image, ax=ax, label="weight a_ij", shrink=0.8)
 for ax in axes:
     ax.set(xlabel="key frame j", ylabel="query frame i")
 fig.suptitle(f"self-attention over the frames of a spoken '{int(labels[examples[one]])}' ({n_one} real frames of {T})")
-fig.tight_layout()
 plt.show()
 assert float(weights_pad[0][:, n_one:].max()) == 0.0 and float(weights_causal[0].triu(1).max()) == 0.0
 

@@ -237,17 +237,17 @@ plt.show()
 shown_filters = [gaussian_kernel(best_sigma)] + [pixel_weights[:, r * W_img + c].view(k, k)
                                                   for r, c in (flat_pixel, edge_pixel)]
 top = max(float(f.max()) for f in shown_filters)  # one colour scale for the three filters
-fig, axes = plt.subplots(1, 3, figsize=(8, 2.8))
+fig, axes = plt.subplots(1, 3, figsize=(8.6, 2.8), layout="constrained")
 axes[0].imshow(shown_filters[0], cmap="viridis", vmin=0, vmax=top)
 axes[0].set_title("fixed kernel (every pixel)", fontsize=9)
 for ax, weights, name in ((axes[1], shown_filters[1], "flat pixel (cyan)"),
                           (axes[2], shown_filters[2], "edge pixel (yellow)")):
-    ax.imshow(weights, cmap="viridis", vmin=0, vmax=top)
+    image = ax.imshow(weights, cmap="viridis", vmin=0, vmax=top)
     ax.set_title(f"attention filter, {name}", fontsize=9)
 for ax in axes:
     ax.set_xticks([])
     ax.set_yticks([])
-fig.tight_layout()
+fig.colorbar(image, ax=axes, label="weight of the neighbour", shrink=0.9)
 plt.show()
 
 # %% [markdown]
@@ -289,16 +289,16 @@ check_shape(pixel_head_weights, (1, 2, S * S, S * S), "pixel_head_weights")
 colours_in_scene = [o.colour for o in demo_scenes.scenes[pick].objects]
 twin = next(o for o in demo_scenes.scenes[pick].objects if colours_in_scene.count(o.colour) == 2)
 query_pixel = (1 + 10 * twin.row + 5 + twin.dy) * S + (1 + 10 * twin.col + 5 + twin.dx)
-fig, axes = plt.subplots(1, 3, figsize=(9, 3))
+fig, axes = plt.subplots(1, 3, figsize=(9.6, 3), layout="constrained")
 axes[0].imshow(scene_image.permute(1, 2, 0))
 axes[0].plot(query_pixel % S, query_pixel // S, "w+", ms=10)
 axes[0].set_title("scene, query pixel +", fontsize=9)
 for ax, head, name in ((axes[1], 0, "head 1: same colour"), (axes[2], 1, "head 2: nearby")):
-    ax.imshow(pixel_head_weights[0, head, query_pixel].view(S, S), cmap="viridis")
+    image = ax.imshow(pixel_head_weights[0, head, query_pixel].view(S, S), cmap="viridis", vmin=0)
     ax.set_title(name, fontsize=9)
+    fig.colorbar(image, ax=ax, label="weight", shrink=0.8)
 for ax in axes:
     ax.axis("off")
-fig.tight_layout()
 plt.show()
 
 # %% [markdown]
@@ -413,7 +413,8 @@ def word_map_image(weights):
 three_objects = [n for n, scene in enumerate(scenes_test.scenes) if len(scene.objects) == 3]
 shared = [n for n in three_objects if len({o.colour for o in scenes_test.scenes[n].objects}) < 3]
 drawn = [shared[0], *[n for n in three_objects if n != shared[0]][:2]]  # first, a scene with a shared colour
-fig, axes = plt.subplots(3, 7, figsize=(13, 7))
+strongest = float(word_maps[drawn].max())  # one colour scale for every map
+fig, axes = plt.subplots(3, 7, figsize=(13.5, 7), layout="constrained")
 for row, n in enumerate(drawn):
     words = scenes_test.captions[n].split()
     content = [t for t, w in enumerate(words) if w in COLOURS or w in SHAPES]
@@ -421,12 +422,12 @@ for row, n in enumerate(drawn):
     axes[row, 0].set_title(textwrap.fill(scenes_test.captions[n], 26), fontsize=7)
     for col, t in enumerate(content, start=1):
         axes[row, col].imshow(scenes_test.images[n].permute(1, 2, 0))
-        axes[row, col].imshow(word_map_image(word_maps[n, t]), cmap="inferno", alpha=0.65)
+        overlay = axes[row, col].imshow(word_map_image(word_maps[n, t]), cmap="inferno", alpha=0.65, vmin=0, vmax=strongest)
         axes[row, col].set_title(f"'{words[t]}'", fontsize=9)
 for ax in axes.flat:
     ax.axis("off")
 fig.suptitle("cross-attention: where each colour and shape word of the caption looks (test scenes)")
-fig.tight_layout()
+fig.colorbar(overlay, ax=axes, label="weight of the patch", shrink=0.6)
 plt.show()
 
 # %% [markdown]
