@@ -70,9 +70,9 @@ torch.set_num_threads(1)
 # ## 1 · Self-attention sees a set
 #
 # **Intuition.** In self-attention every token is compared with every other token, and nothing in the
-# comparison says *where* a token sits. Swap two words and each word still meets the same partners with the
-# same scores; its output does not change, it only moves to the new place. Anything that pools the outputs (a
-# mean, a sum, a `[CLS]` token's view) then cannot tell a sentence from any reordering of its words.
+# comparison says *where* a token sits. Swap two words and each still meets the same partners with the same
+# scores: its output only moves to the new place. Anything that pools the outputs (a mean, a `[CLS]` token's
+# view) then cannot tell a sentence from any reordering of its words.
 #
 # **Math.** Let $P$ be a permutation matrix (it reorders the rows of $X$). Self-attention with
 # $Q = XW_Q$, $K = XW_K$, $V = XW_V$ satisfies
@@ -509,13 +509,11 @@ plt.show()
 # %% [markdown]
 # ## 6 · The transformer block, built from its parts
 #
-# The lecture's transformer joins two self-attention blocks, one in the encoder and one in the decoder, by an
-# encoder–decoder attention block. Below is its diagram, drawn as in the original paper: the encoder block
-# (left) is self-attention and then a small MLP (the *feed-forward* layer, applied to every token alone); the
-# decoder block (right) has a *masked* self-attention and, between it and its MLP, the encoder–decoder
-# attention, whose keys and values come from the encoder's output. Follow the grey lines: each sub-layer's
-# input also goes *around* it and is added to its output (a **residual connection**), and every sum is
-# normalised ("add & norm").
+# The lecture's diagram, drawn as in the original paper: the encoder block (left) is self-attention and then
+# a small MLP (the *feed-forward* layer, applied to every token alone); the decoder block (right) has a
+# *masked* self-attention and, before its MLP, the encoder–decoder attention, whose keys and values come from
+# the encoder's output. Follow the grey lines: each sub-layer's input also goes *around* it and is added to its
+# output (a **residual connection**), and every sum is normalised ("add & norm").
 
 # %%
 schematics.transformer_block()
@@ -580,9 +578,8 @@ class EncoderLayer(nn.Module):
 
 # %% [markdown]
 # **Check the parts against PyTorch.** We make PyTorch's encoder layer with random weights (biases and layer
-# norm gains moved away from 0 and 1, so that a forgotten one shows), copy its weights into an `EncoderLayer`,
-# and compare the attention and the first layer norm on the same tokens. Dropout is 0, so both are
-# deterministic.
+# norm gains moved away from 0 and 1, so that a forgotten one shows), copy them into an `EncoderLayer`, and
+# compare the attention and a layer norm on the same tokens (dropout 0).
 
 # %%
 C, H, FF = 32, 4, 64
@@ -828,12 +825,11 @@ plt.show()
 #
 # **The model** (`mmcourse.multimodal.PatchTextEncoder`, the single-stream design of the lecture's vision +
 # language transformers): one sequence `[CLS]`, 9 patch tokens, the question's words. Each token is *content*
-# (a linear map of the patch's pixels, or the word's embedding) + *modality* (one learned vector for image,
-# one for text) + *position*: the sinusoidal code of section 2 for the words, and for the patches a 2-D code,
-# half of the dimensions for the row and half for the column, $[PE(r), PE(c)]$. A linear layer reads the
-# answer off `[CLS]`'s final state. Its blocks are the pre-norm kind. We train it three times, identical but
-# for the positions: sinusoidal, none, and a learned table (one trained vector per position, as in BERT and
-# the Vision Transformer), which starts as random vectors.
+# (a linear map of the patch's pixels, or the word's embedding) + *modality* (one learned vector per modality)
+# + *position*: the sinusoidal code for the words, and for the patches a 2-D code, half of the dimensions for
+# the row and half for the column, $[PE(r), PE(c)]$. A linear layer reads the answer off `[CLS]`'s final
+# state; the blocks are pre-norm. We train it three times, identical but for the positions: sinusoidal, none,
+# and a learned table (one trained vector per position, as in BERT and the Vision Transformer).
 
 # %%
 scene_config = SceneConfig(image_size=24, min_objects=3, max_objects=3)
