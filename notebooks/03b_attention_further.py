@@ -133,6 +133,7 @@ assert float(influence["self-attention"].min()) > 1e-6 and float(influence["BiRN
 # again, along with the other thing self-attention lacks: it does not know the *order* of its inputs.
 #
 # ## 2 · Fixed kernels and dynamic filters on an image
+#
 # **Intuition.** The lecture: *convolution layers use fixed weights (kernels) to filter information;
 # self-attention layers dynamically compute attention filters to show how well a pixel matches its
 # neighbours.* A convolution applies the *same* kernel at every pixel. An attention filter is computed anew
