@@ -5,7 +5,8 @@ spectrogram) into an **intermediate state** ``h``, and a **decoder** turns ``h``
 task needs (a sentence, a label). Notebook 02 builds each piece by hand and plugs them together:
 
 - ``GRUCell``: one step of a gated recurrent unit, the same maths and parameter layout as
-  ``torch.nn.GRUCell``; ``RecurrentEncoder`` / ``SequenceEncoder`` run it over a sequence;
+  ``torch.nn.GRUCell``; ``encode_sequence`` runs a step over a padded batch of sequences and returns
+  the last state (``RecurrentEncoder`` / ``SequenceEncoder`` wrap it as modules);
 - ``ImageEncoder``: a small CNN whose features are pooled to the scene grid, then a state vector;
 - ``GRUDecoder`` and ``greedy_decode``: a recurrent language model started from a state, decoded
   one word at a time, each word fed back as the next input, until ``<eos>``;
@@ -31,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["GRUCell", "RecurrentEncoder", "SequenceEncoder", "ImageEncoder", "GRUDecoder", "greedy_decode",
+__all__ = ["GRUCell", "encode_sequence", "RecurrentEncoder", "SequenceEncoder", "ImageEncoder", "GRUDecoder", "greedy_decode",
            "sequence_cross_entropy", "Seq2Seq", "Captioner", "fusion_logits", "FusionHead", "VQAModel",
            "QuestionOnlyModel", "AVClassifier", "SharedEncoderClassifier"]
 
@@ -58,7 +59,11 @@ class GRUCell(nn.Module):
         if x.shape[-1] != self.input_size or h.shape[-1] != self.hidden_size:
             raise ValueError(f"GRUCell expects x (B, {self.input_size}) and h (B, {self.hidden_size}), "
                              f"got {tuple(x.shape)} and {tuple(h.shape)}")
-        gx = x @ self.weight_ih.T + self.bias_ih  # (B, 3H)
+        return self.from_input_gates(x @ self.weight_ih.T + self.bias_ih, h)  # (B, H)
+
+    def from_input_gates(self, gx: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        """The same step, given the input's part of the gates ``gx = W_i· x + b_i·`` (B, 3H) computed
+        beforehand (a decoder computes it for all steps, or for a fixed context, in one product)."""
         gh = h @ self.weight_hh.T + self.bias_hh  # (B, 3H)
         xr, xz, xn = gx.chunk(3, dim=-1)  # (B, H) each
         hr, hz, hn = gh.chunk(3, dim=-1)
@@ -72,6 +77,22 @@ class GRUCell(nn.Module):
         return (1 - z) * n + z * h  # (B, H)
 
 
+def encode_sequence(cell: Callable, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """The encoder of a sequence-to-sequence model: run the step ``cell(x_t, h) -> h'`` over ``x``
+    (B, T, I) from ``h_0 = 0`` and return the state after each row's last real step, ``(B, H)``.
+
+    ``mask`` (B, T) is True at real steps and False at padding; a padded step keeps the state as it
+    was, so padding after a sequence does not change its state. ``cell.hidden_size`` is H.
+    The reference of notebook 02's Exercise 2.1.
+    """
+    B, T, _ = x.shape
+    h = x.new_zeros(B, cell.hidden_size)  # (B, H): h_0 = 0
+    for t in range(T):
+        h_next = cell(x[:, t], h)  # (B, H)
+        h = h_next if mask is None else torch.where(mask[:, t, None], h_next, h)
+    return h
+
+
 class RecurrentEncoder(nn.Module):
     """Run a ``GRUCell`` over vectors ``(B, T, I)``; padded steps (``mask`` False) keep the state.
 
@@ -83,12 +104,7 @@ class RecurrentEncoder(nn.Module):
         self.cell = GRUCell(input_size, hidden_size)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        B, T, _ = x.shape
-        h = x.new_zeros(B, self.cell.hidden_size)  # (B, H)
-        for t in range(T):
-            h_next = self.cell(x[:, t], h)  # (B, H)
-            h = h_next if mask is None else torch.where(mask[:, t, None], h_next, h)
-        return h
+        return encode_sequence(self.cell, x, mask)  # (B, H)
 
 
 class SequenceEncoder(nn.Module):
@@ -147,21 +163,39 @@ class GRUDecoder(nn.Module):
         self.cell = GRUCell(embed_size + context_size, hidden_size)
         self.out = nn.Linear(hidden_size, vocab_size)
 
-    def step(self, tokens: torch.Tensor, h: torch.Tensor, context: torch.Tensor | None = None
-             ) -> tuple[torch.Tensor, torch.Tensor]:
-        x = self.embed(tokens)  # (B, E)
-        if self.context_size:
-            x = torch.cat([x, context], dim=-1)  # (B, E + context)
-        h = self.cell(x, h)  # (B, H)
+    def _token_gates(self, tokens: torch.Tensor) -> torch.Tensor:
+        """The token's part of the input gates, ``W_i·[:, :E] E y + b_i·``: (..., 3H)."""
+        E = self.embed.embedding_dim
+        return self.embed(tokens) @ self.cell.weight_ih[:, :E].T + self.cell.bias_ih
+
+    def context_gates(self, context: torch.Tensor | None) -> torch.Tensor | float:
+        """The context's part of the input gates, ``W_i·[:, E:] context`` (B, 3H): the same at every
+        step, so it is computed once per sequence (0 without a context)."""
+        if not self.context_size:
+            return 0.0
+        return context @ self.cell.weight_ih[:, self.embed.embedding_dim:].T
+
+    def step(self, tokens: torch.Tensor, h: torch.Tensor, context: torch.Tensor | None = None,
+             context_gates: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """One step: the GRU reads ``[E y ; context]``; ``context_gates`` may hold ``context_gates(context)``."""
+        if context_gates is None:
+            context_gates = self.context_gates(context)
+        h = self.cell.from_input_gates(self._token_gates(tokens) + context_gates, h)  # (B, H)
         return self.out(h), h  # (B, V), (B, H)
 
     def forward(self, inputs: torch.Tensor, h: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
-        """Teacher forcing: the true previous tokens ``inputs`` (B, T) → scores ``(B, T, V)``."""
-        logits = []
+        """Teacher forcing: the true previous tokens ``inputs`` (B, T) → scores ``(B, T, V)``.
+
+        The same as calling ``step`` for t = 1 … T; the input gates of all steps and the output
+        layer of all states are each computed in one product."""
+        gates = self._token_gates(inputs)  # (B, T, 3H)
+        if self.context_size:
+            gates = gates + self.context_gates(context)[:, None]
+        states = []
         for t in range(inputs.shape[1]):
-            scores, h = self.step(inputs[:, t], h, context)
-            logits.append(scores)
-        return torch.stack(logits, dim=1)  # (B, T, V)
+            h = self.cell.from_input_gates(gates[:, t], h)  # (B, H)
+            states.append(h)
+        return self.out(torch.stack(states, dim=1))  # (B, T, V)
 
 
 @torch.no_grad()
@@ -237,7 +271,8 @@ class Captioner(nn.Module):
     def step_from(self, images: torch.Tensor) -> tuple[Callable, torch.Tensor]:
         """The decoder's ``step(tokens, h)`` for these images, and its start state ``h_0``."""
         f, h = self.encode(images)
-        return (lambda tokens, state: self.decoder.step(tokens, state, f)), h
+        fixed = self.decoder.context_gates(f)  # (B, 3H): the image's part of the gates, once
+        return (lambda tokens, state: self.decoder.step(tokens, state, context_gates=fixed)), h
 
 
 def fusion_logits(v: torch.Tensor, q: torch.Tensor, W: torch.Tensor, b: torch.Tensor, U: torch.Tensor,

@@ -10,10 +10,32 @@ import torch
 from exercise_feedback import exercise_tests, feedback
 from mmcourse import pipelines as P
 
-# Greedy decoding and the VQA fusion head: each wrong answer below is a mistake a student makes,
-# and the visible test must name it.
+# The encoder, greedy decoding and the VQA fusion head: each wrong answer below is a mistake a
+# student makes, and the visible test must name it.
 
-Q02 = {q: exercise_tests("02_pipelines", q) for q in ("q02_greedy_decode", "q02_vqa_fusion")}
+Q02 = {q: exercise_tests("02_pipelines", q) for q in ("q02_encoder", "q02_greedy_decode", "q02_vqa_fusion")}
+
+
+def _encode(mistake=None):
+    """encode with one of its known mistakes switched on."""
+    def encode(cell, x, mask):
+        h = x.new_zeros(x.shape[0], cell.hidden_size)
+        states = []
+        for t in range(x.shape[1]):
+            h_next = cell(x[:, t], h)
+            if mistake == "no mask":
+                h = h_next
+            elif mistake == "zero at pad":
+                h = h_next * mask[:, t, None]
+            else:
+                h = torch.where(mask[:, t, None], h_next, h)
+            states.append(h)
+        if mistake == "every state":
+            return torch.stack(states, 1)
+        if mistake == "first state":
+            return states[0]
+        return h
+    return encode
 
 
 def _greedy(feed_back=True, stop_at_eos=True, keep_state=True, with_bos=False):
@@ -57,9 +79,14 @@ def _fusion_question_only(v, q, W, b, U, c):
     return torch.relu(q @ W[:, v.shape[1]:].T + b) @ U.T + c
 
 
-CORRECT_02 = {"q02_greedy_decode": {"greedy_decode": P.greedy_decode},
+CORRECT_02 = {"q02_encoder": {"encode": P.encode_sequence},
+              "q02_greedy_decode": {"greedy_decode": P.greedy_decode},
               "q02_vqa_fusion": {"fusion_head": P.fusion_logits}}
 MISTAKES_02 = [
+    ("q02_encoder", {"encode": _encode("every state")}, "returned the state of every step"),
+    ("q02_encoder", {"encode": _encode("no mask")}, "your state changed at <pad> steps"),
+    ("q02_encoder", {"encode": _encode("first state")}, "state after the first token"),
+    ("q02_encoder", {"encode": _encode("zero at pad")}, "your state became zero at <pad> steps"),
     ("q02_greedy_decode", {"greedy_decode": _greedy(stop_at_eos=False)}, "kept decoding after <eos>"),
     ("q02_greedy_decode", {"greedy_decode": _greedy(feed_back=False)}, "fed <bos> at every step"),
     ("q02_greedy_decode", {"greedy_decode": _greedy(keep_state=False)}, "passed the start state to every step"),
@@ -89,6 +116,11 @@ def test_q02_exercises_say_an_unfinished_answer_is_unfinished(question):
     (name,) = CORRECT_02[question]
     visible = next(iter(Q02[question].values()))
     assert "Replace the `...`" in feedback(visible, **{name: lambda *args: None})
+
+
+def test_q02_hidden_tests_catch_an_encoder_that_reads_padding():
+    hidden = Q02["q02_encoder"]["test_encode_matches_the_reference_encoder"]
+    assert feedback(hidden, encode=_encode("no mask")) != ""
 
 
 def test_q02_hidden_tests_catch_a_decoder_that_never_stops():

@@ -1,11 +1,15 @@
-"""Tests for mmcourse.pipelines: each from-scratch piece against a reference, and the pipelines' shapes."""
+"""Tests for mmcourse.pipelines: each from-scratch piece against a reference, and the pipelines' shapes;
+and the pieces notebook 02 builds in its cells (the GRU step, the encoder, the sequence-to-sequence
+model) against torch and against these references, with copied weights."""
+import ast
+
 import pytest
 import torch
 import torch.nn.functional as F
 
-from mmcourse.pipelines import (AVClassifier, Captioner, FusionHead, GRUCell, QuestionOnlyModel, RecurrentEncoder,
-                                Seq2Seq, SequenceEncoder, SharedEncoderClassifier, VQAModel, fusion_logits,
-                                greedy_decode, sequence_cross_entropy)
+from mmcourse.pipelines import (AVClassifier, Captioner, FusionHead, GRUCell, GRUDecoder, QuestionOnlyModel,
+                                RecurrentEncoder, Seq2Seq, SequenceEncoder, SharedEncoderClassifier, VQAModel,
+                                encode_sequence, fusion_logits, greedy_decode, sequence_cross_entropy)
 
 
 @pytest.fixture
@@ -112,3 +116,68 @@ def test_a_unimodal_av_classifier_ignores_the_other_modality(g):
     assert torch.equal(model(rows, a), model(rows, b))
     with pytest.raises(ValueError, match="use must be"):
         AVClassifier(8, 32, use="video")
+
+
+def test_the_decoder_with_a_context_is_a_gru_step_on_the_token_and_the_context(g):
+    torch.manual_seed(0)
+    decoder = GRUDecoder(vocab_size=11, embed_size=4, hidden_size=6, context_size=5)
+    reference = torch.nn.GRUCell(9, 6)
+    reference.load_state_dict(decoder.cell.state_dict())
+    tokens, context = torch.randint(1, 11, (3, 7), generator=g), torch.randn(3, 5, generator=g)
+    h = torch.randn(3, 6, generator=g)
+    expected, state = [], h
+    for t in range(7):
+        state = reference(torch.cat([decoder.embed(tokens[:, t]), context], dim=-1), state)
+        expected.append(decoder.out(state))
+    expected = torch.stack(expected, dim=1)
+    assert torch.allclose(decoder(tokens, h, context), expected, atol=1e-5)
+    scores, _ = decoder.step(tokens[:, 0], h, context)
+    assert torch.allclose(scores, expected[:, 0], atol=1e-5)
+
+
+def _notebook_definitions(*names):
+    """The classes and functions that notebook 02 builds in its cells (the instructor's source), by name."""
+    import jupytext
+    from torch import nn
+
+    import nbtools
+    nb = jupytext.read(nbtools.NOTEBOOKS / "02_pipelines.py")
+    namespace = {"torch": torch, "nn": nn, "F": F}
+    definitions = {node.name: node for cell in nb.cells if cell.cell_type == "code"
+                   for node in ast.parse(cell.source).body if isinstance(node, (ast.ClassDef, ast.FunctionDef))}
+    for name in names:  # only the definition, not the rest of its cell
+        exec(compile(ast.Module([definitions[name]], []), f"<notebook 02: {name}>", "exec"), namespace)
+    return namespace
+
+
+def test_the_notebooks_gru_step_matches_torch_and_the_reference_with_copied_weights(g):
+    built = _notebook_definitions("GRUCell")["GRUCell"]
+    torch.manual_seed(0)
+    ours, torch_cell, reference = built(5, 7), torch.nn.GRUCell(5, 7), GRUCell(5, 7)
+    ours.load_state_dict(torch_cell.state_dict())
+    reference.load_state_dict(torch_cell.state_dict())
+    x, h = torch.randn(4, 5, generator=g), torch.randn(4, 7, generator=g)
+    assert torch.allclose(ours(x, h), torch_cell(x, h), atol=1e-5)
+    assert torch.allclose(ours(x, h), reference(x, h), atol=1e-5)
+
+
+def test_the_notebooks_encoder_and_seq2seq_match_the_reference_with_copied_weights(g):
+    built = _notebook_definitions("GRUCell", "encode", "Seq2Seq")
+    torch.manual_seed(0)
+    ours = built["Seq2Seq"](vocab_size=12, embed_size=8, hidden_size=16, pad_id=0)
+    reference = Seq2Seq(vocab_size=12, embed_size=8, hidden_size=16, pad_id=0)
+    with torch.no_grad():  # the notebook shares one embedding between encoder and decoder
+        reference.encoder.embed.weight.copy_(ours.embed.weight)
+        reference.decoder.embed.weight.copy_(ours.embed.weight)
+    reference.encoder.rnn.cell.load_state_dict(ours.encoder.state_dict())
+    reference.decoder.cell.load_state_dict(ours.decoder.state_dict())
+    reference.decoder.out.load_state_dict(ours.out.state_dict())
+    source = torch.tensor([[5, 6, 7, 8], [9, 4, 0, 0], [11, 0, 0, 0]])
+    target_inputs = torch.randint(1, 12, (3, 5), generator=g)
+    assert torch.allclose(ours.encode(source), reference.encoder(source), atol=1e-5)
+    assert torch.allclose(ours(source, target_inputs), reference(source, target_inputs), atol=1e-5)
+    assert torch.allclose(built["encode"](ours.encoder, ours.embed(source), source != 0),
+                          encode_sequence(ours.encoder, ours.embed(source), source != 0), atol=1e-6)
+    scores, state = ours.step(target_inputs[:, 0], ours.encode(source))
+    ref_scores, ref_state = reference.decoder.step(target_inputs[:, 0], reference.encoder(source))
+    assert torch.allclose(scores, ref_scores, atol=1e-5) and torch.allclose(state, ref_state, atol=1e-5)
