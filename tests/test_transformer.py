@@ -6,7 +6,7 @@ from torch import nn
 from mmcourse.attention import padding_mask
 from mmcourse.attention import MultiHeadAttention
 from mmcourse.transformer import (DecoderBlock, EncoderBlock, FeedForward, TransformerConfig, TransformerDecoder,
-                                  TransformerEncoder, copy_from_torch)
+                                  TransformerEncoder, copy_from_torch, post_norm_encoder_block)
 
 TOL = dict(atol=1e-5, rtol=1e-5)
 
@@ -170,3 +170,30 @@ def test_copy_from_torch_makes_attention_agree_and_rejects_mismatched_pairs():
     torch.testing.assert_close(ours(x, x, x)[0], theirs(x, x, x, need_weights=False)[0], **TOL)
     with pytest.raises(ValueError, match="EncoderBlock with nn.TransformerEncoderLayer"):
         copy_from_torch(EncoderBlock(_config()), theirs)
+
+
+class _Parts(nn.Module):
+    """A block laid out like notebook 04's `EncoderLayer`: torch's names, self_attn(x) -> (B, T, C)."""
+
+    class _Attention(MultiHeadAttention):
+        def forward(self, x, memory=None, allowed=None):
+            memory = x if memory is None else memory
+            return super().forward(x, memory, memory, allowed)[0]
+
+    def __init__(self, C, H, ff_dim):
+        super().__init__()
+        self.self_attn = self._Attention(C, H)
+        self.norm1, self.norm2 = nn.LayerNorm(C), nn.LayerNorm(C)
+        self.linear1, self.linear2 = nn.Linear(C, ff_dim), nn.Linear(ff_dim, C)
+
+
+def test_copy_from_torch_fills_a_module_laid_out_like_torch_and_the_post_norm_reference_matches():
+    torch.manual_seed(0)
+    theirs = nn.TransformerEncoderLayer(16, 4, 32, dropout=0.0, activation="relu", batch_first=True)
+    ours = _Parts(16, 4, 32)
+    _copy_with_random_biases(ours, theirs)
+    x = _randn(2, 5, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(post_norm_encoder_block(x, ours), theirs.train()(x), **TOL)
+    with pytest.raises(ValueError, match="laid out like them"):
+        copy_from_torch(ours, nn.TransformerDecoderLayer(16, 4, 32, batch_first=True))
