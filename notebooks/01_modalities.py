@@ -223,7 +223,8 @@ print("most frequent words:", ", ".join(vocabulary[:12]))
 # ### 3.1 Spatial structure: how far does it reach?
 #
 # Neighbouring pixels usually show the same stroke or surface, so their values correlate
-# (Pearson's $\rho$). How fast the correlation fades with distance tells the size of the structures
+# (Pearson's $\rho$: the covariance of two quantities over the product of their standard
+# deviations; near 1 when they rise and fall together, near 0 when unrelated). How fast the correlation fades with distance tells the size of the structures
 # in an image, in pixels. The control shuffles the 64 pixels of each digit: every image keeps its
 # values, but neighbours become strangers.
 
