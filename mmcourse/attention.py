@@ -10,7 +10,8 @@ the weighted average of the values. This module builds it in the order of the le
   (bilinear qᵀ W k) and ``AdditiveScore`` (concat, vᵀ tanh(W₁ q + W₂ k));
 - ``masked_softmax`` and the masks ``causal_mask`` and ``padding_mask``;
 - ``scaled_dot_product_attention``: softmax(Q Kᵀ / √d_k) V, with the fused torch call beside it;
-- ``split_heads`` / ``merge_heads`` and ``MultiHeadAttention``.
+- ``split_heads`` / ``merge_heads`` and ``MultiHeadAttention``;
+- ``attention_filter``: every pixel of an image attends to its k×k neighbours by colour (notebook 03b).
 
 **Masks** are boolean and True where attention is *allowed* (a real frame, an earlier token), as in
 ``torch.nn.functional.scaled_dot_product_attention``; ``torch.nn.MultiheadAttention`` uses the
@@ -33,7 +34,7 @@ from torch import nn
 
 __all__ = ["causal_mask", "padding_mask", "masked_softmax", "dot_score", "scaled_dot_score", "GeneralScore",
            "AdditiveScore", "attention_pooling", "AttentionPooling", "scaled_dot_product_attention",
-           "split_heads", "merge_heads", "MultiHeadAttention"]
+           "split_heads", "merge_heads", "MultiHeadAttention", "attention_filter"]
 
 
 def _float(x, name: str, ndim: int | None = None, min_ndim: int = 0) -> torch.Tensor:
@@ -371,3 +372,27 @@ class MultiHeadAttention(nn.Module):
                                                       use_fused=self.use_fused)  # (B, H, Lq, D), (B, H, Lq, Lk)
         # MultiHead = Concat(head_1, …, head_H) W_Oᵀ
         return self.out_proj(merge_heads(heads)), weights  # (B, Lq, C)
+
+
+def attention_filter(image: torch.Tensor, tau: float, k: int = 7):
+    """A filter computed from the image: every pixel attends to its ``k × k`` neighbourhood by colour.
+
+    Defined in notebook 03b. ``image`` is ``(1, C, H, W)`` (at least ``k // 2 + 1`` pixels a side: the
+    border is padded by reflection). The pixel ``x_i`` is the query; its neighbours ``x_j`` are the keys
+    and the values. Returns ``(filtered (1, C, H, W), weights (k·k, H·W))``, one column of weights per pixel.
+    """
+    image = _float(image, "image", ndim=4)
+    if image.shape[0] != 1:
+        raise ValueError(f"image must be one image (1, C, H, W), got shape {tuple(image.shape)}")
+    if not tau > 0:
+        raise ValueError(f"tau must be > 0, got {tau!r}")
+    C = image.shape[1]
+    padded = F.pad(image, (k // 2,) * 4, mode="reflect")
+    hood = F.unfold(padded, k).reshape(C, k * k, -1)  # (C, k·k, H·W): each pixel's neighbours
+    query = image.reshape(C, 1, -1)  # (C, 1, H·W): each pixel, the query of its own neighbourhood
+    # e_ij = -||x_i - x_j||² / τ
+    e = -((hood - query) ** 2).sum(dim=0) / tau  # (k·k, H·W)
+    # a_ij = softmax over the neighbours j of pixel i
+    a = e.softmax(dim=0)  # (k·k, H·W)
+    # y_i = Σ_j a_ij x_j
+    return (a.unsqueeze(0) * hood).sum(dim=1).reshape(image.shape), a

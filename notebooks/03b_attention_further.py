@@ -54,6 +54,7 @@ import mmcourse
 from mmcourse import attention, check_shape, widgets
 from mmcourse.data import load_photo
 from mmcourse.data.scenes import COLOURS, SHAPES, make_scenes, scene_vocabulary
+from mmcourse.exercises import close, student_or_reference
 from mmcourse.multimodal import patchify
 from mmcourse.training import TrainConfig, train
 
@@ -178,22 +179,124 @@ def fixed_filter(image, sigma):
     return F.conv2d(padded, gaussian_kernel(sigma).expand(3, 1, k, k), groups=3)  # (1, 3, H, W)
 
 
-def attention_filter(image, tau):
-    """Each pixel attends to its neighbours by colour similarity: returns (filtered image, weights (k·k, H·W))."""
-    hood = neighbourhoods(image)  # (3, k·k, H·W): keys and values
-    query_colour = image.view(3, 1, -1)  # (3, 1, H·W): each pixel is the query of its own neighbourhood
-    # e_ij = -||x_i - x_j||² / τ
-    e = -((hood - query_colour) ** 2).sum(dim=0) / tau  # (k·k, H·W)
-    a = e.softmax(dim=0)  # (k·k, H·W): a different filter for every pixel
-    # y_i = Σ_j a_ij x_j
-    return (a.unsqueeze(0) * hood).sum(dim=1).view_as(image), a
-
-
 def psnr(image):
     """Peak signal-to-noise ratio against the clean photo, in dB (higher is better)."""
     return 10 * math.log10(1 / float(((image - clean) ** 2).mean()))
 
 
+# %% [raw]
+# # BEGIN QUESTION
+# name: q03_attention_filter
+# points: 2
+
+# %% [markdown]
+# **Exercise 3b.1: an attention filter.** Write `attention_filter(image, tau)` for a photo `image` of shape
+# `(1, 3, H, W)`. Every pixel is the query of its own $k \times k$ neighbourhood, whose pixels are its keys and
+# values; `neighbourhoods(image)` gives their colours, `(3, k·k, H·W)`. Return `(filtered, weights)`: the
+# weights `(k·k, H·W)`, one filter per pixel as defined above, and the filtered image `(1, 3, H, W)`. Because
+# each filter is computed from the image itself, it can average the noise away without averaging across an
+# edge, which no fixed kernel can: the next cell measures it.
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %%
+def attention_filter(image, tau):
+    """Each pixel attends to its neighbours by colour similarity: returns (filtered image, weights (k·k, H·W))."""
+    # BEGIN SOLUTION
+    hood = neighbourhoods(image)  # (3, k·k, H·W): keys and values
+    query_colour = image.reshape(3, 1, -1)  # (3, 1, H·W): each pixel is the query of its own neighbourhood
+    # e_ij = -||x_i - x_j||² / τ
+    e = -((hood - query_colour) ** 2).sum(dim=0) / tau  # (k·k, H·W)
+    a = e.softmax(dim=0)  # (k·k, H·W): a different filter for every pixel
+    # y_i = Σ_j a_ij x_j
+    return (a.unsqueeze(0) * hood).sum(dim=1).reshape(image.shape), a
+    # END SOLUTION
+
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+def test_attention_filter_on_a_small_image(attention_filter, neighbourhoods):
+    import torch
+    from mmcourse.exercises import ExerciseError, close, finished, not_the_mistake, same_shape
+
+    image = torch.rand(1, 3, 9, 8, generator=torch.Generator().manual_seed(8))
+    tau = 0.2
+    hood = neighbourhoods(image)  # (3, K, P): every pixel's neighbours
+    K, P = hood.shape[1:]
+    query = image.reshape(3, 1, -1)  # (3, 1, P)
+    d2 = ((hood - query) ** 2).sum(0)  # (K, P): squared colour distances
+    right = (-d2 / tau).softmax(0)
+    result = finished(attention_filter(image, tau), "attention_filter(image, 0.2)")
+    if not (isinstance(result, tuple) and len(result) == 2):
+        raise ExerciseError("attention_filter must return two things: `return filtered, weights`")
+    filtered, weights = result
+    same_shape(weights, (K, P), "the weights (one row per neighbour, one column per pixel) of a 9 × 8 image")
+    same_shape(filtered, (1, 3, 9, 8), "the filtered image")
+    not_the_mistake(weights, (d2 / tau).softmax(0), "the weights",
+                    "your weights favour the neighbours whose colour differs most: the score is minus the squared "
+                    "distance, -||x_i - x_j||² / τ")
+    not_the_mistake(weights, (-d2 * tau).softmax(0), "the weights",
+                    "you multiplied the distances by τ; divide them by τ, so that a small τ gives a sharp filter")
+    not_the_mistake(weights, (-d2).softmax(0), "the weights", "your weights do not depend on τ: divide the scores by τ")
+    not_the_mistake(weights, (-(hood - query).abs().sum(0) / tau).softmax(0), "the weights",
+                    "you used the absolute colour differences; the score is minus the squared distance")
+    not_the_mistake(weights, (-d2 / tau).softmax(1), "the weights",
+                    "you took the softmax over the pixels (dim 1): the weights of one pixel's neighbourhood (dim 0) "
+                    "must sum to 1")
+    close(weights.sum(0), torch.ones(P), "the sum of each pixel's neighbourhood weights",
+          hint="the softmax runs over the neighbours of a pixel, dim 0")
+    close(weights, right, "the weights")
+    not_the_mistake(filtered, hood.mean(1).reshape(1, 3, 9, 8), "the filtered image",
+                    "your output is the plain mean of the neighbourhood (a box blur): weight each neighbour's colour "
+                    "by its a_ij")
+    close(filtered, (right.unsqueeze(0) * hood).sum(1).reshape(1, 3, 9, 8), "the filtered image Σ_j a_ij x_j")
+
+
+test_attention_filter_on_a_small_image(attention_filter, neighbourhoods)
+
+# %%
+# HIDDEN
+def test_attention_filter_keeps_a_flat_image_and_follows_tau(attention_filter, neighbourhoods):
+    import torch
+    from mmcourse.exercises import close, finished
+
+    flat = torch.full((1, 3, 8, 8), 0.4)
+    filtered, weights = finished(attention_filter(flat, 0.05), "attention_filter(flat_image, 0.05)")
+    close(filtered, flat, "the filtered image of a flat grey image")
+    close(weights, torch.full(weights.shape, 1 / weights.shape[0]), "the weights on a flat grey image")
+    image = torch.rand(1, 3, 8, 10, generator=torch.Generator().manual_seed(9))
+    hood = neighbourhoods(image)
+    d2 = ((hood - image.reshape(3, 1, -1)) ** 2).sum(0)
+    for tau in (0.05, 3.0):
+        right = (-d2 / tau).softmax(0)
+        filtered, weights = attention_filter(image, tau)
+        close(weights, right, f"the weights at τ = {tau}")
+        close(filtered, (right.unsqueeze(0) * hood).sum(1).reshape(image.shape), f"the filtered image at τ = {tau}")
+
+
+test_attention_filter_keeps_a_flat_image_and_follows_tau(attention_filter, neighbourhoods)
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
+
+# %%
+def both_close(got, expected):
+    """Compare two (output, weights) pairs tensor by tensor."""
+    close(got[0], expected[0], "the filtered image")
+    close(got[1], expected[1], "the weights")
+
+
+attention_filter = student_or_reference(attention_filter, lambda image, tau: attention.attention_filter(image, tau, k),
+                                        (noisy[..., :20, :24].contiguous(), 0.1), "attention_filter", check=both_close)
 sigmas = (0.5, 0.75, 1.0, 1.5)
 blurred = {s: fixed_filter(noisy, s) for s in sigmas}
 best_sigma = max(sigmas, key=lambda s: psnr(blurred[s]))

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mmcourse.attention import (AdditiveScore, AttentionPooling, GeneralScore, MultiHeadAttention, attention_pooling,
+from mmcourse.attention import (AdditiveScore, AttentionPooling, attention_filter, GeneralScore, MultiHeadAttention, attention_pooling,
                                 causal_mask, dot_score, masked_softmax, merge_heads, padding_mask,
                                 scaled_dot_product_attention, scaled_dot_score, split_heads)
 
@@ -335,3 +335,32 @@ def test_multi_head_attention_rejects_bad_inputs_by_name():
 def test_learned_scores_reject_sizes_they_were_not_built_for(make):
     with pytest.raises(ValueError, match="built for 3 and 5"):
         make()(_randn(2, 3), _randn(4, 6))
+
+
+# ---- the attention filter on an image (notebook 03b) ---------------------------------------------
+
+def test_attention_filter_weights_sum_to_one_and_a_flat_image_stays_flat():
+    image = torch.rand(1, 3, 8, 9, generator=torch.Generator().manual_seed(0))
+    filtered, weights = attention_filter(image, 0.1, k=5)
+    assert filtered.shape == image.shape and weights.shape == (25, 72)
+    torch.testing.assert_close(weights.sum(0), torch.ones(72))
+    flat = torch.full((1, 3, 6, 6), 0.3)
+    out, w = attention_filter(flat, 0.05, k=3)
+    torch.testing.assert_close(out, flat)
+    torch.testing.assert_close(w, torch.full((9, 36), 1 / 9))
+
+
+def test_attention_filter_does_not_average_across_an_edge_but_a_huge_tau_does():
+    image = torch.zeros(1, 3, 8, 8)
+    image[..., 4:] = 1.0  # a vertical edge between columns 3 and 4
+    sharp, _ = attention_filter(image, 0.01, k=3)
+    torch.testing.assert_close(sharp, image)  # every neighbour across the edge has weight ~0
+    blurred, _ = attention_filter(image, 1e6, k=3)
+    assert 0.2 < float(blurred[0, 0, 4, 3]) < 0.5, "a huge τ gives a plain 3×3 average, which crosses the edge"
+
+
+def test_attention_filter_rejects_a_batch_and_a_bad_tau():
+    with pytest.raises(ValueError, match="one image"):
+        attention_filter(torch.rand(2, 3, 8, 8), 0.1)
+    with pytest.raises(ValueError, match="tau"):
+        attention_filter(torch.rand(1, 3, 8, 8), 0.0)
