@@ -518,6 +518,7 @@ assert seq2seq_exact > 0.6
 
 # %%
 by_length = [right[(rev_test_lengths == L).numpy()].mean() for L in range(3, 7)]
+mmcourse.record("seq2seq_exact_match_length_6", by_length[-1])
 fig, ax = plt.subplots(figsize=(4, 2.5))
 ax.bar(range(3, 7), by_length)
 for L, value in zip(range(3, 7), by_length):
@@ -530,7 +531,7 @@ plt.show()
 # the question the lecture's next topic answers: is it the **bottleneck**, the whole input squeezed
 # into one state vector of 128 numbers, that the decoder cannot look back past? Or is a longer
 # sequence simply more letters to get wrong? This notebook cannot tell the two apart.
-# Notebook 03 trains the same task with the same budget twice, once as here and once with
+# Notebook 03 trains the same task twice with equal budgets, once as here and once with
 # **attention**, which lets each decoder step look at every encoder state, and compares exact
 # match per length.
 
@@ -775,6 +776,7 @@ for question, answer in zip(train_qa.questions, train_qa.answers):
 best_guess = {question: max(set(said), key=said.count) for question, said in by_question.items()}
 bound = np.mean([best_guess.get(q) == a for q, a in zip(test_qa.questions, test_qa.answers)])
 print(f"the most frequent training answer of each test question is right for {bound:.3f} of them")
+mmcourse.record("vqa_question_only_best_guess", bound)
 
 # %% [markdown]
 # With the same budget, the question-only model learns the *kind* of answer and hardly more: it
