@@ -822,7 +822,7 @@ print(f"{len(av_train)} training pairs, {len(av_test)} test pairs (unseen voices
 def train_av(model):
     torch.manual_seed(0)
     train(model, lambda r, a, y: F.cross_entropy(model(r, a), y), (rows_train, frames_train, av_train.labels),
-          TrainConfig(epochs=4, batch_size=32, lr=1e-2))
+          TrainConfig(epochs=3, batch_size=32, lr=1e-2))
     return accuracy(predict(model, rows_test, frames_test), av_test.labels)
 
 
