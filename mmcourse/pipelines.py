@@ -32,9 +32,28 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["GRUCell", "encode_sequence", "RecurrentEncoder", "SequenceEncoder", "ImageEncoder", "GRUDecoder", "greedy_decode",
-           "sequence_cross_entropy", "Seq2Seq", "Captioner", "fusion_logits", "FusionHead", "VQAModel",
+from mmcourse.data import Vocabulary
+
+__all__ = ["LETTERS", "letter_reversals", "GRUCell", "encode_sequence", "RecurrentEncoder", "SequenceEncoder",
+           "ImageEncoder", "GRUDecoder", "greedy_decode", "sequence_cross_entropy", "Seq2Seq", "Captioner", "fusion_logits", "FusionHead", "VQAModel",
            "QuestionOnlyModel", "AVClassifier", "SharedEncoderClassifier"]
+
+LETTERS = Vocabulary(list("abcdefgh"))  # the sequence task's alphabet, after <pad> <bos> <eos> <unk>
+
+
+def letter_reversals(n: int, seed: int):
+    """The sequence-to-sequence task: ``n`` random sequences of 3 to 6 letters and their reverses.
+
+    Returns ``(source (n, 6), target (n, 8), lengths (n,))``: the source padded with ``<pad>``, the target
+    ``<bos> reversed <eos>`` padded; the same ``seed`` gives the same sequences. Defined in notebook 02;
+    notebook 03 trains its encoder-decoder attention on it.
+    """
+    g = torch.Generator().manual_seed(seed)
+    lengths = torch.randint(3, 7, (n,), generator=g)  # (n,)
+    sequences = [[LETTERS.itos[int(i)] for i in torch.randint(4, 12, (int(L),), generator=g)] for L in lengths]
+    source = LETTERS.encode_batch(sequences)  # (n, 6)
+    target = LETTERS.encode_batch([s[::-1] for s in sequences], bos=True, eos=True)  # (n, 8)
+    return source, target, lengths
 
 
 class GRUCell(nn.Module):

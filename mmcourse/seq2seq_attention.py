@@ -8,9 +8,9 @@ reference that notebook 03's cells are checked against, and that its tests use:
 
 - ``run_packed``: a (bi)directional ``nn.GRU`` over a padded batch that never reads the padding
   (``pack_padded_sequence``), so each real step's state does not depend on how much padding follows;
-- ``letter_reversals``: notebook 02's task (reverse 3 to 6 letters from ``a``–``h``) as tensors;
 - ``EncoderDecoder``: GRU encoder → GRU decoder, with or without attention (``attend``), and
-  ``greedy`` decoding through ``mmcourse.pipelines.greedy_decode``.
+  ``greedy`` decoding through ``mmcourse.pipelines.greedy_decode``, trained on notebook 02's task
+  ``mmcourse.pipelines.letter_reversals``.
 
 Letters: B batch, S source length, T target length, E embedding size, H state size, V vocabulary.
 Defined in notebook 03 (attention, "encoder–decoder attention"). Sources: Bahdanau, Cho and Bengio
@@ -25,13 +25,9 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from mmcourse.attention import scaled_dot_product_attention
-from mmcourse.data import Vocabulary
 from mmcourse.pipelines import greedy_decode
 
-__all__ = ["run_packed", "LETTERS", "letter_reversals", "EncoderDecoder"]
-
-LETTERS = Vocabulary(list("abcdefgh"))  # notebook 02's alphabet, after <pad> <bos> <eos> <unk>
-
+__all__ = ["run_packed", "EncoderDecoder"]
 
 def run_packed(rnn: nn.GRU, x: torch.Tensor, mask: torch.Tensor, h0: torch.Tensor | None = None):
     """Run a batch-first ``nn.GRU`` over the real steps only (``mask`` ``(B, S)`` True at real steps,
@@ -52,20 +48,6 @@ def run_packed(rnn: nn.GRU, x: torch.Tensor, mask: torch.Tensor, h0: torch.Tenso
     outputs, last = rnn(packed, h0)
     outputs, _ = pad_packed_sequence(outputs, batch_first=True, total_length=x.shape[1])  # (B, S, D·H)
     return outputs, last
-
-
-def letter_reversals(n: int, seed: int, pad_id: int = 0):
-    """Notebook 02's task: ``n`` random sequences of 3 to 6 letters and their reverses.
-
-    Returns ``(source (n, 6), target (n, 8), lengths (n,))``: the source padded with ``<pad>``, the
-    target ``<bos> reversed <eos>`` padded. The same draws as notebook 02's ``reversal_data``.
-    """
-    g = torch.Generator().manual_seed(seed)
-    lengths = torch.randint(3, 7, (n,), generator=g)
-    sequences = [[LETTERS.itos[int(i)] for i in torch.randint(4, 12, (int(L),), generator=g)] for L in lengths]
-    source = LETTERS.encode_batch(sequences)  # (n, 6)
-    target = LETTERS.encode_batch([s[::-1] for s in sequences], bos=True, eos=True)  # (n, 8)
-    return source, target, lengths
 
 
 class EncoderDecoder(nn.Module):

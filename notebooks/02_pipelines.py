@@ -55,7 +55,7 @@ from torch import nn
 
 import mmcourse
 from mmcourse import pipelines, schematics, viz, widgets
-from mmcourse.data import (AVDigitsConfig, Scene, SceneConfig, Shape, Vocabulary, answers, caption, log_mel_spectrogram,
+from mmcourse.data import (AVDigitsConfig, Scene, SceneConfig, Shape, answers, caption, log_mel_spectrogram,
                            make_av_digits, make_scenes, make_vqa, questions, scene_vocabulary)
 from mmcourse.exercises import student_or_reference
 from mmcourse.training import TrainConfig, accuracy, predict, train
@@ -201,20 +201,9 @@ print(f"our GRU step vs torch.nn.GRUCell with the same weights: largest differen
 # Sequences of a batch share one tensor, so the shorter ones are filled up with `<pad>`.
 
 # %%
-letters = Vocabulary(list("abcdefgh"))
-
-
-def reversal_data(n, g):
-    """n random letter sequences (ids, padded) and their reverses with <bos>/<eos>."""
-    lengths = torch.randint(3, 7, (n,), generator=g)
-    sequences = [[letters.itos[int(i)] for i in torch.randint(4, 12, (int(L),), generator=g)] for L in lengths]
-    source = letters.encode_batch(sequences)  # (n, 6)
-    target = letters.encode_batch([s[::-1] for s in sequences], bos=True, eos=True)  # (n, 8)
-    return source, target, lengths
-
-
-rev_source, rev_target, _ = reversal_data(4000, torch.Generator().manual_seed(0))
-rev_test_source, rev_test_target, rev_test_lengths = reversal_data(1000, torch.Generator().manual_seed(1))
+letters = pipelines.LETTERS  # a vocabulary of a–h after <pad> <bos> <eos> <unk>
+rev_source, rev_target, _ = pipelines.letter_reversals(4000, seed=0)  # (4000, 6), (4000, 8)
+rev_test_source, rev_test_target, rev_test_lengths = pipelines.letter_reversals(1000, seed=1)
 mmcourse.check_shape(rev_target, (4000, 8), "targets")
 print(letters.decode(rev_source[0]), "→", letters.decode(rev_target[0]))
 print("a padded source:", rev_source[2].tolist())
@@ -776,7 +765,7 @@ for question, answer in zip(train_qa.questions, train_qa.answers):
 best_guess = {question: max(set(said), key=said.count) for question, said in by_question.items()}
 bound = np.mean([best_guess.get(q) == a for q, a in zip(test_qa.questions, test_qa.answers)])
 print(f"the most frequent training answer of each test question is right for {bound:.3f} of them")
-mmcourse.record("vqa_question_only_best_guess", bound)
+mmcourse.record("vqa_question_only_best_guess", bound);
 
 # %% [markdown]
 # With the same budget, the question-only model learns the *kind* of answer and hardly more: it

@@ -55,7 +55,8 @@ import mmcourse
 from mmcourse import attention, check_shape, pipelines, schematics, widgets
 from mmcourse.data import TEST_VOICES, load_spoken_digits, log_mel_spectrogram, pad_or_trim
 from mmcourse.exercises import close, student_or_reference
-from mmcourse.seq2seq_attention import LETTERS, EncoderDecoder, letter_reversals
+from mmcourse.pipelines import LETTERS, letter_reversals
+from mmcourse.seq2seq_attention import EncoderDecoder
 from mmcourse.training import TrainConfig, accuracy, predict, train
 
 generator = mmcourse.set_seed(0)

@@ -673,7 +673,7 @@ def train_clip(image_encoder, text_encoder):
 
 torch.manual_seed(0)
 clip, clip_history, clip_seconds = train_clip(TwoPathwayImageEncoder(), TextEncoder(len(vocab)))
-learned_tau = float(clip.temperature)
+learned_tau = clip.temperature.item()
 print(f"trained in {clip_seconds:.1f} s: CLIP loss {clip_history[0]:.2f} → {clip_history[-1]:.2f} "
       f"(chance: log 128 = {math.log(128):.2f}); learned temperature τ = {learned_tau:.3f}")
 check_shape(embed_images(clip, test_scenes.images[:4]), (4, EMBED), "image embeddings")

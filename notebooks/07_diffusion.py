@@ -952,7 +952,7 @@ def sample_and_judge(eps_model, latent_shape, s, seed, decode=lambda x: x.cpu())
     k = per_prompt(s)
     ids = prompt_batch(eval_prompts, k)  # (10·k, L)
     out = schedule.sample(eps_model, (10 * k, *latent_shape), ids, guidance_scale=s, null_condition=null_prompt,
-                          generator=torch.Generator().manual_seed(seed), progress=s == GUIDANCE)
+                          generator=torch.Generator().manual_seed(seed), progress=None if s == GUIDANCE else False)
     x = decode(out)  # (10·k, 64)
     return x, float((judged(x) == torch.arange(10).repeat_interleave(k)).float().mean())
 

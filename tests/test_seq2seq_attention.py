@@ -3,7 +3,8 @@ import pytest
 import torch
 from torch import nn
 
-from mmcourse.seq2seq_attention import LETTERS, EncoderDecoder, letter_reversals, run_packed
+from mmcourse.pipelines import LETTERS, letter_reversals
+from mmcourse.seq2seq_attention import EncoderDecoder, run_packed
 
 
 def _randn(*shape, seed=0):
