@@ -434,11 +434,10 @@ ax.set_title("cross-entropy falls as the network learns")
 plt.show()
 
 # %% [markdown]
-# The network beats the class means by a few points, after a few seconds of training. Each
-# notebook keeps its key numbers with `mmcourse.record(name, value)`, so that the course can check
-# that its models still reach them.
+# In this run (one seed) the network beats the class means by about five points: 0.965 against 0.912.
 
 # %%
+# the course's results table keeps these two numbers
 mmcourse.record("welcome_nearest_mean_accuracy", nearest_mean_accuracy)
 mmcourse.record("welcome_mlp_accuracy", mlp_accuracy);
 

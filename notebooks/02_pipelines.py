@@ -701,7 +701,7 @@ fusion_head = student_or_reference(fusion_head, pipelines.fusion_logits, fusion_
 #
 # The questions: two per training scene, about colour ("what colour is the circle"), shape ("what
 # shape is the red object"), counts ("how many squares are there") and spatial relations ("what
-# shape is left of the blue cross"). The fourth kind of question of the scene world, yes / no about a
+# shape is left of the blue cross"). A fifth kind of question of the scene world, yes / no about a
 # relation between two named objects, waits for notebook 04: it needs a model that compares
 # positions, which a transformer with positional encodings does.
 
@@ -757,12 +757,12 @@ plt.show()
 blind_says = [answer_set.itos[int(i)] for i in blind_scores.argmax(1)]
 for k in kinds:
     said = [a for a, kind in zip(blind_says, kind_of) if kind == k]
-    top = max(set(said), key=said.count)
+    top = max(sorted(set(said)), key=said.count)  # sorted: ties broken the same way on every run
     print(f"question only, {k} questions: answers '{top}' to {said.count(top) / len(said):.0%} of them")
 by_question = {}  # the best any question-only model can do: the most frequent training answer of each question
 for question, answer in zip(train_qa.questions, train_qa.answers):
     by_question.setdefault(question, []).append(answer)
-best_guess = {question: max(set(said), key=said.count) for question, said in by_question.items()}
+best_guess = {question: max(sorted(set(said)), key=said.count) for question, said in by_question.items()}
 bound = np.mean([best_guess.get(q) == a for q, a in zip(test_qa.questions, test_qa.answers)])
 print(f"the most frequent training answer of each test question is right for {bound:.3f} of them")
 mmcourse.record("vqa_question_only_best_guess", bound);
@@ -850,9 +850,9 @@ print(f"accuracy minus the best single modality: two encoders {av_accuracy['both
 
 # %% [markdown]
 # Two encoders beat the best single modality (the first number above; one training run per
-# model). The shared encoder reads the image rows first and must carry what it saw through the 20
-# audio frames that follow; attention (notebooks 03 and 04) lets every element of a sequence look
-# at every other, however far apart.
+# model); the shared encoder gains much less. Our guess, which this notebook does not test: it
+# reads the image rows first and must carry what it saw through the 20 audio frames that follow,
+# while attention (notebooks 03 and 04) lets every element of a sequence look at every other.
 
 # %% [markdown]
 # ## Take-aways
@@ -880,7 +880,7 @@ print(f"accuracy minus the best single modality: two encoders {av_accuracy['both
 # ### Play: caption a scene and ask it a question
 #
 # Pick a test scene, or draw your own with the menus, and choose a question. The draw function only
-# runs the trained models on one image (a few milliseconds): the caption comes from the captioner
+# runs the trained models on one image: the caption comes from the captioner
 # with greedy decoding, the answer from the VQA model, and the truth from the scene description.
 
 # %%

@@ -154,7 +154,7 @@ assert float(influence["self-attention"].min()) > 1e-6 and float(influence["BiRN
 
 # %%
 photo = torch.from_numpy(load_photo()).permute(2, 0, 1)[None]  # (1, 3, 600, 512)
-clean = F.avg_pool2d(photo, 4)  # (1, 3, 150, 128): smaller, so every filter runs in a blink
+clean = F.avg_pool2d(photo, 4)  # (1, 3, 150, 128): a quarter of the size in each direction
 noisy = clean + 0.1 * torch.randn(clean.shape, generator=torch.Generator().manual_seed(0))
 _, _, H_img, W_img = clean.shape
 k = 7  # neighbourhood size
@@ -357,7 +357,8 @@ plt.show()
 # %% [markdown]
 # The fixed kernel cannot tell noise from edges, so the blur that removes the noise also smears the
 # edges; the attention filter averages only over neighbours of similar colour, which removes noise and keeps
-# edges. (Image processing knows this filter as the *bilateral* or *non-local means* filter; non-local
+# edges. (Image processing knows this filter as a *bilateral* filter, here with a box instead of a Gaussian
+# window; non-local means compares whole patches instead of single colours. Non-local
 # neural networks and vision transformers learn the projections instead of fixing them.)
 
 # %% [markdown]
@@ -538,8 +539,7 @@ plt.show()
 # Each colour word and each shape word lights up the patches of its own object. When two objects share a
 # colour (first row), colour is no longer enough and the word must also recognise the shape, which it knows
 # from its neighbour in the caption (through the convolution): here the words of the blue circle find it,
-# while those of the blue triangle split their weight between the two blue objects. Shapes are harder to tell
-# apart than colours from patches of 4 × 4 pixels.
+# while those of the blue triangle split their weight between the two blue objects.
 # This is the mechanism that a captioning decoder uses to look at the right part of the image before it
 # writes each word, and that text-to-image models use in the other direction (notebook 07).
 #

@@ -1066,7 +1066,7 @@ plt.show()
 # Section 7 trained a learned table on spatial questions alone. Did it discover the grid? One number answers
 # it: the correlation, over all pairs of different patches, between the cosine similarity of their vectors and
 # (minus) their distance on the grid in cells, $|r_1 - r_2| + |c_1 - c_2|$. It is near 0 for a random table
-# and near 1 when nearby patches get similar vectors. The printout: training took the table from about 0 to
+# and near 1 when nearby patches get similar vectors. The printout (one training run): the table went from about 0 to
 # 0.85, close to the 0.97 of the 2-D code that was built for the grid.
 
 # %%
