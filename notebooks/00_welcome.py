@@ -203,29 +203,6 @@ def accuracy_of(logits, labels):
     # END SOLUTION
 
 
-# BEGIN SOLUTION NO PROMPT
-class InstructorGrader:
-    """The instructor's version has no otter grader (the student version creates one in its first
-    cell); this stand-in runs a question's visible test through otter, so it prints the same report."""
-
-    visible_tests = {"q00_accuracy": "test_accuracy_on_four_examples"}
-
-    def check(self, question, global_env):
-        import inspect
-
-        from otter.test_files import ExceptionTestFile
-
-        test = globals()[self.visible_tests[question]]
-        source = ("from otter.test_files import test_case\n\n"
-                  f"name = {question!r}\n\n@test_case(points=None, hidden=False)\n{inspect.getsource(test)}")
-        report = ExceptionTestFile.from_string(source, path=question)
-        report.run(global_env)
-        return report
-
-
-grader = InstructorGrader()
-# END SOLUTION
-
 # %% [raw]
 # # END SOLUTION
 
@@ -285,24 +262,23 @@ accuracy = student_or_reference(accuracy_of, accuracy, (probe_logits, probe_labe
 # %% [markdown]
 # ### What a check says to a wrong answer
 #
-# Here is the check of Exercise 0.1 at work on an answer written wrong *on purpose*: it counts the
-# right predictions but forgets to divide by how many examples there are. `grader.check` can be
-# given the answer to check (`global_env`); normally it checks the `accuracy_of` you wrote. Read
-# the last line of its report: it names the mistake and says how to fix it.
-
-# %%
-def accuracy_with_a_mistake(logits, labels):
-    """Counts the right predictions, but never divides by how many examples there are."""
-    return (logits.argmax(dim=1) == labels).sum().item()
-
-
-grader.check("q00_accuracy", global_env={"accuracy_of": accuracy_with_a_mistake})
-
-# %% [markdown]
-# The same check on a right answer (the course's reference) passes:
-
-# %%
-grader.check("q00_accuracy", global_env={"accuracy_of": mmcourse.training.accuracy})
+# Suppose your `accuracy_of` counts the right predictions but forgets to divide by how many
+# examples there are. Its check then fails, and the last line of the report names the mistake and
+# says how to fix it (try it: break your answer on purpose and run the check cell again):
+#
+# ```
+# q00_accuracy results:
+#     q00_accuracy - 1 result:
+#         ❌ Test case failed
+#         Error at line 13 in test q00_accuracy:
+#               not_the_mistake(got, 2.0, "accuracy_of on 4 examples with 2 right",
+#         ExerciseError: accuracy_of on 4 examples with 2 right: you returned the number of correct
+#         predictions; divide by the number of examples
+# ```
+#
+# Fix the line, run the check again, and it reports that the question passed. (The report is shown
+# here as text, not run: a check run in this notebook counts towards your grade, and a wrong
+# answer on purpose should not.)
 
 # %% [markdown]
 # ## 5. Training a model in seconds
@@ -402,8 +378,9 @@ order = torch.randperm(len(images), generator=generator)
 train_idx, test_idx = order[:1400], order[1400:]
 x_train, y_train = images[train_idx].reshape(-1, 64), labels[train_idx]  # (1400, 64), (1400,)
 x_test, y_test = images[test_idx].reshape(-1, 64), labels[test_idx]  # (397, 64), (397,)
-class_means = student_or_reference(class_means, reference_class_means, (x_train, y_train), "class_means",
-                                   reference_name="sklearn's NearestCentroid")
+# a new name: `class_means` itself stays your answer, which is what the grader checks
+class_means_used = student_or_reference(class_means, reference_class_means, (x_train, y_train), "class_means",
+                                        reference_name="sklearn's NearestCentroid")
 
 # %% [markdown]
 # `mmcourse.training.train` is the small training loop the notebooks share: it shuffles
@@ -413,7 +390,7 @@ class_means = student_or_reference(class_means, reference_class_means, (x_train,
 
 # %%
 # nearest class mean: the score of class k is minus the distance to the average training image of class k
-train_means = check_shape(class_means(x_train, y_train), (10, 64), "train_means")
+train_means = check_shape(class_means_used(x_train, y_train), (10, 64), "train_means")
 nearest_mean_accuracy = accuracy(-torch.cdist(x_test, train_means), y_test)  # cdist: (397, 10)
 
 model = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10)).to(device)
