@@ -87,7 +87,8 @@ torch.set_num_threads(1)
 # %%
 vocab = scene_vocabulary()
 sentence, mirror = "a red circle left of a blue square", "a blue square left of a red circle"
-print(sorted(sentence.split()) == sorted(mirror.split()), "- the two captions use the same words")
+assert sorted(sentence.split()) == sorted(mirror.split())
+print("both captions use the same words:", " ".join(sorted(sentence.split())))
 
 torch.manual_seed(0)
 C_demo = 32
