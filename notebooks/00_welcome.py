@@ -262,23 +262,48 @@ accuracy = student_or_reference(accuracy_of, accuracy, (probe_logits, probe_labe
 # %% [markdown]
 # ### What a check says to a wrong answer
 #
-# Suppose your `accuracy_of` counts the right predictions but forgets to divide by how many
-# examples there are. Its check then fails, and the last line of the report names the mistake and
-# says how to fix it (try it: break your answer on purpose and run the check cell again):
-#
-# ```
-# q00_accuracy results:
-#     q00_accuracy - 1 result:
-#         ❌ Test case failed
-#         Error at line 13 in test q00_accuracy:
-#               not_the_mistake(got, 2.0, "accuracy_of on 4 examples with 2 right",
-#         ExerciseError: accuracy_of on 4 examples with 2 right: you returned the number of correct
-#         predictions; divide by the number of examples
-# ```
-#
-# Fix the line, run the check again, and it reports that the question passed. (The report is shown
-# here as text, not run: a check run in this notebook counts towards your grade, and a wrong
-# answer on purpose should not.)
+# Here is a check failing, live. The question below is worth 0 points: it exists to show you the
+# feedback. Its `accuracy_wrong` counts the right predictions but forgets to divide by the number of
+# examples, a common slip. Run it and its check, and read the last line of the report.
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: q00_try_a_check
+# points: 0
+
+# %%
+def accuracy_wrong(logits, labels):
+    """Wrong on purpose: the number of right predictions, not their fraction."""
+    return (logits.argmax(dim=1) == labels).sum().item()
+
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+def test_the_demo_on_four_examples(accuracy_wrong):
+    import torch
+    from mmcourse.exercises import close, finished, not_the_mistake
+
+    logits = torch.tensor([[2.0, 1.0, 0.0, 0.0], [0.0, 3.0, 1.0, 0.0], [1.0, 0.0, 4.0, 0.0], [5.0, 0.0, 1.0, 0.0]])
+    labels = torch.tensor([0, 1, 1, 3])  # rows 0 and 1 are right, rows 2 and 3 wrong
+    got = finished(accuracy_wrong(logits, labels), "accuracy_wrong(logits, labels)")
+    not_the_mistake(got, 2.0, "accuracy_wrong on 4 examples with 2 right",
+                    "you returned the number of correct predictions; divide by the number of examples")
+    close(got, 0.5, "accuracy_wrong on 4 examples with 2 right")
+# (not called here: the answer above is wrong on purpose, and the check below runs this test on it)
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
+
+# %% [markdown]
+# The report's last line names the mistake and says how to fix it. Now make it pass: in the cell
+# that defines `accuracy_wrong`, divide by the number of examples (`.float().mean()` instead of
+# `.sum()`), run that cell, then run the check again. When one of your own checks fails, do the
+# same: read the last line, change your answer, run your cell, run the check.
 
 # %% [markdown]
 # ## 5. Training a model in seconds

@@ -404,9 +404,9 @@ q = model.pool.q.detach()  # (D_u,)
 D_u, D_h = W.shape
 with torch.no_grad():
     h = model.encode(x_batch, mask_batch)  # (B, T, D_h)
-attention_steps = student_or_reference(attention_steps, attention.attention_pooling, (h, W, q, mask_batch),
-                                       "attention_steps", check=both_close)
-context, a = attention_steps(h, W, q, mask_batch)  # (B, D_h), (B, T)
+attention_steps_used = student_or_reference(attention_steps, attention.attention_pooling, (h, W, q, mask_batch),
+                                            "attention_steps", check=both_close)
+context, a = attention_steps_used(h, W, q, mask_batch)  # (B, D_h), (B, T)
 torch_context = F.scaled_dot_product_attention(q.expand(B, 1, D_u), torch.tanh(h @ W.T), h,
                                                attn_mask=mask_batch[:, None, :], scale=1.0)[:, 0]  # (B, D_h)
 assert torch.allclose(context, torch_context, atol=1e-5), "the five steps are dot-product attention with one query"
@@ -423,7 +423,7 @@ shown = torch.tensor([next(int(i) for i in test_index if labels[i] == d and spee
                       for d in range(10)])
 with torch.no_grad():
     h_shown = model.encode(x_all[shown], frame_mask[shown])  # (10, T, D_h)
-    _, a_shown = attention_steps(h_shown, W, q, frame_mask[shown])  # (10, T)
+    _, a_shown = attention_steps_used(h_shown, W, q, frame_mask[shown])  # (10, T)
 fig, axes = plt.subplots(2, 5, figsize=(13, 4.2), sharey=True, layout="constrained")
 loudness = (float(spectrograms[shown].min()), float(spectrograms[shown].max()))  # one colour scale for all ten
 for ax, i, weights in zip(axes.flat, shown, a_shown):
@@ -446,7 +446,7 @@ peak_share = float((a_shown.max(dim=1).values * lengths[shown]).mean())
 print(f"the largest weight is on average {peak_share:.1f}× the uniform weight 1/T_real")
 # over all test recordings: how much weight lands on the quietest quarter of each one's real frames?
 with torch.no_grad():
-    _, a_test = attention_steps(model.encode(x_all[is_test], frame_mask[is_test]), W, q, frame_mask[is_test])
+    _, a_test = attention_steps_used(model.encode(x_all[is_test], frame_mask[is_test]), W, q, frame_mask[is_test])
 quiet_share = []
 for weights, i in zip(a_test, test_index):
     loudness = spectrograms[i, :, :int(lengths[i])].mean(dim=0)  # (T_real,) mean log-mel power per frame
@@ -531,15 +531,16 @@ assert saturation["dot"][-1] > 0.9 > 0.5 > saturation["scaled dot"][-1], "unscal
 # **query** (what it looks for), a **key** (what it is found by) and a **value** (what it hands over).
 #
 # **Math.** For a sequence $X$ of shape $(T, C)$ and trainable $W_Q, W_K$ of shape $(C, d_k)$ and $W_V$ of
-# shape $(C, d_v)$:
+# shape $(C, d_v)$, the queries, keys and values are
 #
-# $$Q = X W_Q, \quad K = X W_K, \quad V = X W_V, \qquad
-#   \mathrm{Attention}(Q, K, V) = \mathrm{softmax}\!\left(\frac{Q K^\top}{\sqrt{d_k}}\right) V .$$
+# $$Q = X W_Q, \qquad K = X W_K, \qquad V = X W_V .$$
 #
-# Row $i$ of the $(T, T)$ weights is query $i$'s distribution over the keys. A **mask** forbids pairs by
-# setting their scores to $-\infty$ before the softmax: a **padding mask** forbids the padded keys; a **causal
-# mask** forbids the future, keys $j > i$ (a decoder must not read what it has not written yet). Masks here
-# are boolean and **True where attention is allowed**, as in `F.scaled_dot_product_attention`.
+# From here on it is the five steps again, once per query: query $q_i$ scores every key with the
+# transformer's score of §4, the scaled dot product; its scores become a distribution over the keys; its
+# output is the values averaged with that distribution. A **mask** forbids some query–key pairs: a
+# **padding mask** forbids the padded keys; a **causal mask** forbids the future, keys $j > i$ (a decoder
+# must not read what it has not written yet). Masks here are boolean and **True where attention is
+# allowed**, as in `F.scaled_dot_product_attention`.
 
 # %% [raw]
 # # BEGIN QUESTION
@@ -547,20 +548,21 @@ assert saturation["dot"][-1] > 0.9 > 0.5 > saturation["scaled dot"][-1], "unscal
 # points: 3
 
 # %% [markdown]
-# **Exercise 3.2: masked attention.** Write `masked_attention(query, key, value, mask=None)`: the scaled
-# dot-product attention above for a query `(..., Lq, d_k)`, a key `(..., Lk, d_k)` and a value `(..., Lk, d_v)`,
-# where `...` stands for any batch dimensions (`B`, or `B, H`). `mask` is None or a boolean tensor that
-# broadcasts to `(..., Lq, Lk)`, True where a query may attend to a key. Return `(output, weights)`, the
-# weights `(..., Lq, Lk)` included, so that we can draw them. One function then serves every mask of this
-# notebook and, with the heads as one more batch dimension, multi-head attention: a forbidden pair must get a
-# weight of exactly 0, and every query's weights must still sum to 1.
+# **Exercise 3.2: masked attention, every query at once.** Write `masked_attention(query, key, value,
+# mask=None)`: what the paragraph above describes, for all queries together, as matrix products rather than a
+# loop over queries. The query is `(..., Lq, d_k)`, the key `(..., Lk, d_k)`, the value `(..., Lk, d_v)`, where
+# `...` stands for any batch dimensions (`B`, or `B, H`); `mask` is None or a boolean tensor that broadcasts to
+# `(..., Lq, Lk)`. Return `(output, weights)`, the weights `(..., Lq, Lk)` included, so that we can draw them.
+# One function then serves every mask of this notebook and, with the heads as one more batch dimension,
+# multi-head attention. A forbidden pair must get a weight of exactly 0, and every query's weights must
+# still form a distribution.
 
 # %% [raw]
 # # BEGIN SOLUTION
 
 # %%
 def masked_attention(query, key, value, mask=None):
-    """softmax(Q Kᵀ / √d_k) V with a boolean mask (True = may attend): returns (output, weights)."""
+    """Each query's scaled dot-product attention over the keys it may see (mask True = may): (output, weights)."""
     # BEGIN SOLUTION
     d_k = query.shape[-1]
     # e_ij = q_i · k_j / √d_k
@@ -662,10 +664,15 @@ test_masked_attention_with_heads_a_causal_mask_and_no_mask(masked_attention)
 probe_q, probe_k, probe_v = torch.randn(2, 4, 8, generator=generator), torch.randn(2, 6, 8, generator=generator), \
     torch.randn(2, 6, 3, generator=generator)
 probe_mask = attention.padding_mask([6, 3], 6)[:, None, :]  # (2, 1, 6)
-masked_attention = student_or_reference(masked_attention, attention.scaled_dot_product_attention,
-                                        (probe_q, probe_k, probe_v, probe_mask), "masked_attention", check=both_close)
+masked_attention_used = student_or_reference(masked_attention, attention.scaled_dot_product_attention,
+                                             (probe_q, probe_k, probe_v, probe_mask), "masked_attention", check=both_close)
 
 # %% [markdown]
+# What you wrote is the formula the lecture gives, in matrix form: row $i$ of $QK^\top$ holds query $i$'s
+# scores against every key, and the softmax runs along each row.
+#
+# $$\mathrm{Attention}(Q, K, V) = \mathrm{softmax}\!\left(\frac{Q K^\top}{\sqrt{d_k}}\right) V$$
+#
 # ### 5.1 Self-attention over spoken frames, checked against PyTorch
 #
 # Self-attention over the four recordings, with random (seeded) projections from 32 to $d_k = d_v = 16$
@@ -681,7 +688,7 @@ key_mask = mask_batch[:, None, :]  # (B, 1, T): every query may see the real fra
 both_masks = key_mask & attention.causal_mask(T)  # (B, T, T): real frames, and not in the future
 max_difference = 0.0
 for name, mask in (("padding", key_mask), ("padding + causal", both_masks)):
-    out, weights = masked_attention(Q, K, V, mask)  # (B, T, d_k), (B, T, T)
+    out, weights = masked_attention_used(Q, K, V, mask)  # (B, T, d_k), (B, T, T)
     check_shape(weights, (B, T, T), "weights")
     torch_out = F.scaled_dot_product_attention(Q, K, V, attn_mask=mask)
     max_difference = max(max_difference, float((out - torch_out).abs().max()))
@@ -699,8 +706,8 @@ assert max_difference < 1e-5
 one = 2  # the recording of '7'
 n_one = int(lengths[examples[one]])
 x_one = F.normalize(x_batch[one:one + 1], dim=-1)  # (1, T, 32): unit-length frames (padding stays 0)
-_, weights_pad = masked_attention(20 * x_one, x_one, x_one, key_mask[one:one + 1])  # (1, T, T)
-_, weights_causal = masked_attention(20 * x_one, x_one, x_one, both_masks[one:one + 1])  # (1, T, T)
+_, weights_pad = masked_attention_used(20 * x_one, x_one, x_one, key_mask[one:one + 1])  # (1, T, T)
+_, weights_causal = masked_attention_used(20 * x_one, x_one, x_one, both_masks[one:one + 1])  # (1, T, T)
 fig, axes = plt.subplots(1, 4, figsize=(14, 3.4), layout="constrained")
 axes[0].imshow(key_mask[one].expand(T, T), cmap="Greys", interpolation="nearest")
 axes[0].set_title("padding mask (True = black)")
@@ -828,9 +835,9 @@ test_split_and_merge_heads_on_other_sizes(split_heads, merge_heads)
 
 # %%
 probe_x = torch.randn(2, 5, 12, generator=generator)  # (B, L, C)
-split_heads = student_or_reference(split_heads, attention.split_heads, (probe_x, 3), "split_heads")
-merge_heads = student_or_reference(merge_heads, attention.merge_heads, (attention.split_heads(probe_x, 3),),
-                                   "merge_heads")
+split_heads_used = student_or_reference(split_heads, attention.split_heads, (probe_x, 3), "split_heads")
+merge_heads_used = student_or_reference(merge_heads, attention.merge_heads, (attention.split_heads(probe_x, 3),),
+                                        "merge_heads")
 
 # %% [markdown]
 # ### 6.1 Multi-head attention by hand, checked against `torch.nn.MultiheadAttention`
@@ -846,14 +853,14 @@ def multi_head_attention(x_query, x_key_value, layer, key_mask=None):
     W_q, W_k, W_v = layer.in_proj_weight.chunk(3)  # each (C, C)
     b_q, b_k, b_v = layer.in_proj_bias.chunk(3)  # each (C,)
     # Q = X W_Qᵀ + b_Q, cut into H heads of D = C / H features (and the same for K and V)
-    Q_h = split_heads(x_query @ W_q.T + b_q, H)  # (B, H, Lq, D)
-    K_h = split_heads(x_key_value @ W_k.T + b_k, H)  # (B, H, Lk, D)
-    V_h = split_heads(x_key_value @ W_v.T + b_v, H)  # (B, H, Lk, D)
+    Q_h = split_heads_used(x_query @ W_q.T + b_q, H)  # (B, H, Lq, D)
+    K_h = split_heads_used(x_key_value @ W_k.T + b_k, H)  # (B, H, Lk, D)
+    V_h = split_heads_used(x_key_value @ W_v.T + b_v, H)  # (B, H, Lk, D)
     mask = None if key_mask is None else key_mask[:, None, None, :]  # (B, 1, 1, Lk)
     # head_h = softmax(Q_h K_hᵀ / √D) V_h, all heads at once
-    heads, weights = masked_attention(Q_h, K_h, V_h, mask)  # (B, H, Lq, D), (B, H, Lq, Lk)
+    heads, weights = masked_attention_used(Q_h, K_h, V_h, mask)  # (B, H, Lq, D), (B, H, Lq, Lk)
     # MultiHead = Concat(head_1, ..., head_H) W_Oᵀ + b_O
-    return merge_heads(heads) @ layer.out_proj.weight.T + layer.out_proj.bias, weights  # (B, Lq, C)
+    return merge_heads_used(heads) @ layer.out_proj.weight.T + layer.out_proj.bias, weights  # (B, Lq, C)
 
 
 torch.manual_seed(0)
@@ -926,7 +933,7 @@ class Reverser(nn.Module):
         weights = None
         if self.attend:
             # c_t = Σ_j a_tj h_j, with a_t = softmax_j(s_t · h_j / √H) over the real letters only
-            context, weights = masked_attention(s, states, states, mask[:, None, :])  # (B, T, H), (B, T, S)
+            context, weights = masked_attention_used(s, states, states, mask[:, None, :])  # (B, T, H), (B, T, S)
             s = torch.cat([s, context], dim=-1)  # (B, T, 2H): [s_t ; c_t]
         return self.out(s), last, weights
 

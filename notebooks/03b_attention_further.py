@@ -295,13 +295,13 @@ def both_close(got, expected):
     close(got[1], expected[1], "the weights")
 
 
-attention_filter = student_or_reference(attention_filter, lambda image, tau: attention.attention_filter(image, tau, k),
-                                        (noisy[..., :20, :24].contiguous(), 0.1), "attention_filter", check=both_close)
+attention_filter_used = student_or_reference(attention_filter, lambda image, tau: attention.attention_filter(image, tau, k),
+                                             (noisy[..., :20, :24].contiguous(), 0.1), "attention_filter", check=both_close)
 sigmas = (0.5, 0.75, 1.0, 1.5)
 blurred = {s: fixed_filter(noisy, s) for s in sigmas}
 best_sigma = max(sigmas, key=lambda s: psnr(blurred[s]))
 TAU_PIXEL = 0.1
-denoised, pixel_weights = attention_filter(noisy, TAU_PIXEL)
+denoised, pixel_weights = attention_filter_used(noisy, TAU_PIXEL)
 check_shape(denoised, (1, 3, H_img, W_img), "denoised")
 check_shape(pixel_weights, (k * k, H_img * W_img), "pixel_weights")
 print(f"PSNR: noisy {psnr(noisy):.1f} dB; best Gaussian kernel (σ = {best_sigma}) {psnr(blurred[best_sigma]):.1f} dB; "

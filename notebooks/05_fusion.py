@@ -345,7 +345,7 @@ test_late_fusion_on_three_modalities(late_fusion)
 # %%
 _g = torch.Generator().manual_seed(3)
 late_probe = ([torch.randn(4, 10, generator=_g), torch.randn(4, 10, generator=_g)], torch.tensor([0.4, 0.6]))
-late_fusion = student_or_reference(late_fusion, fusion.late_fusion, late_probe, "late_fusion")
+late_fusion_used = student_or_reference(late_fusion, fusion.late_fusion, late_probe, "late_fusion")
 
 # %% [markdown]
 # **Choosing the weights.** The weights are not trained by gradient descent here: with two modalities,
@@ -356,7 +356,7 @@ late_fusion = student_or_reference(late_fusion, fusion.late_fusion, late_probe, 
 validation_scores = [predict(f_1, x1_all[is_validation]), predict(f_2, x2_all[is_validation])]
 validation_labels = y_all[is_validation]
 w_grid = torch.linspace(0, 1, 21)
-validation_accuracy = torch.tensor([accuracy(late_fusion(validation_scores, torch.stack([w, 1 - w])),
+validation_accuracy = torch.tensor([accuracy(late_fusion_used(validation_scores, torch.stack([w, 1 - w])),
                                              validation_labels) for w in w_grid])
 w_image = float(w_grid[validation_accuracy.argmax()])
 weights = torch.tensor([w_image, 1 - w_image])
@@ -714,7 +714,7 @@ test_avdcnn_loss_against_the_reference(avdcnn_loss)
 _g = torch.Generator().manual_seed(5)
 loss_probe = (torch.rand(3, 4, 5, generator=_g), torch.rand(3, 4, 5, generator=_g), torch.rand(3, 6, generator=_g),
               torch.rand(3, 6, generator=_g), 2.0)
-avdcnn_loss = student_or_reference(avdcnn_loss, fusion.avdcnn_loss, loss_probe, "avdcnn_loss")
+avdcnn_loss_used = student_or_reference(avdcnn_loss, fusion.avdcnn_loss, loss_probe, "avdcnn_loss")
 
 # %% [markdown]
 # **Check against a reference:** the speech term is `F.mse_loss(Y_hat, Y, reduction="sum") / K` and the
@@ -725,7 +725,7 @@ avdcnn_loss = student_or_reference(avdcnn_loss, fusion.avdcnn_loss, loss_probe, 
 K = 3
 reference_loss = (F.mse_loss(loss_probe[0], loss_probe[1], reduction="sum")
                   + 2.0 * F.mse_loss(loss_probe[2], loss_probe[3], reduction="sum")) / K
-assert abs(avdcnn_loss(*loss_probe).item() - reference_loss.item()) < 1e-5
+assert abs(avdcnn_loss_used(*loss_probe).item() - reference_loss.item()) < 1e-5
 print(f"AVDCNN loss {avdcnn_loss(*loss_probe).item():.4f} = summed squared errors / K {reference_loss.item():.4f}")
 
 # %% [markdown]
@@ -744,7 +744,7 @@ def train_enhancer(mu, use_image=True):
 
     def batch_loss(X_A, X_V, Y):
         Y_hat, X_V_hat = model(X_A, X_V)
-        return avdcnn_loss(Y_hat, Y, X_V_hat, X_V, mu)
+        return avdcnn_loss_used(Y_hat, Y, X_V_hat, X_V, mu)
 
     train(model, batch_loss, (X_A_train / scale, X_V_train, Y_train / scale), ENHANCER_TRAINING)
     return model

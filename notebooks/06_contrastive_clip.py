@@ -516,7 +516,7 @@ test_info_nce_on_other_batches(info_nce)
 
 # %%
 probe_a, probe_b = torch.randn(6, 5, generator=generator), torch.randn(6, 5, generator=generator)
-info_nce = student_or_reference(info_nce, contrastive.info_nce, (probe_a, probe_b, 0.2), "info_nce")
+info_nce_used = student_or_reference(info_nce, contrastive.info_nce, (probe_a, probe_b, 0.2), "info_nce")
 
 # %% [markdown]
 # ### 3.4 The symmetric CLIP loss, and the temperature
@@ -571,7 +571,7 @@ logits_per_image = (1 / tau) * F.normalize(image_features, dim=1) @ F.normalize(
 labels = torch.arange(32)
 reference = (F.cross_entropy(logits_per_image, labels) + F.cross_entropy(logits_per_image.T, labels)) / 2
 ours = contrastive.clip_loss(image_features, text_features, tau)
-with_your_info_nce = (info_nce(image_features, text_features, tau) + info_nce(text_features, image_features, tau)) / 2
+with_your_info_nce = (info_nce_used(image_features, text_features, tau) + info_nce_used(text_features, image_features, tau)) / 2
 print(f"reference {reference:.6f}; clip_loss {ours:.6f}; your info_nce both ways {with_your_info_nce:.6f}")
 assert torch.allclose(ours, reference, atol=1e-5) and torch.allclose(with_your_info_nce, reference, atol=1e-5)
 
@@ -955,8 +955,8 @@ test_zero_shot_classify_on_other_sizes(zero_shot_classify)
 # # END QUESTION
 
 # %%
-zero_shot_classify = student_or_reference(zero_shot_classify, contrastive.zero_shot_classify,
-                                          (probe_a, probe_b[:3]), "zero_shot_classify", atol=0)
+zero_shot_classify_used = student_or_reference(zero_shot_classify, contrastive.zero_shot_classify,
+                                               (probe_a, probe_b[:3]), "zero_shot_classify", atol=0)
 
 # %% [markdown]
 # The training captions always name a colour *and* a shape ("a green circle ..."). A **new task**: what is
@@ -969,8 +969,8 @@ shape_prompts = [f"a {s}" for s in SHAPES]
 colour_prompts = [f"a {c}" for c in COLOURS]
 test_colour = torch.tensor([list(COLOURS).index(s.objects[0].colour) for s in test_seen.scenes])
 z_test_seen = embed_images(clip, test_seen.images)  # (test images, D)
-shape_accuracy = float((zero_shot_classify(z_test_seen, embed_texts(clip, shape_prompts)) == test_shape).float().mean())
-colour_accuracy = float((zero_shot_classify(z_test_seen, embed_texts(clip, colour_prompts)) == test_colour).float().mean())
+shape_accuracy = float((zero_shot_classify_used(z_test_seen, embed_texts(clip, shape_prompts)) == test_shape).float().mean())
+colour_accuracy = float((zero_shot_classify_used(z_test_seen, embed_texts(clip, colour_prompts)) == test_colour).float().mean())
 print(f"zero-shot on {len(test_seen)} test images: shape from {shape_prompts}: {shape_accuracy:.3f} "
       f"(chance 0.25); colour from colour-only prompts: {colour_accuracy:.3f} (chance 0.17)")
 
@@ -994,7 +994,7 @@ assert shape_accuracy >= 0.9, "prompts that name only the shape should classify 
 held_out_prompts = [describe(c, s) for c, s in HELD_OUT]
 unseen_label = torch.tensor([HELD_OUT.index((s.objects[0].colour, s.objects[0].shape)) for s in test_unseen.scenes])
 z_test_unseen = embed_images(clip, test_unseen.images)  # (test images, D)
-unseen_predicted = zero_shot_classify(z_test_unseen, embed_texts(clip, held_out_prompts))
+unseen_predicted = zero_shot_classify_used(z_test_unseen, embed_texts(clip, held_out_prompts))
 unseen_accuracy = float((unseen_predicted == unseen_label).float().mean())
 confusion = torch.zeros(4, 4)
 confusion.index_put_((unseen_label, unseen_predicted), torch.ones(len(unseen_label)), accumulate=True)
@@ -1120,11 +1120,11 @@ def scores(model):
     """Retrieval, shape from prompts, unseen among held-out, and generalized H before/after calibration."""
     recalls, _ = retrieval(model)
     z_unseen = embed_images(model, test_unseen.images)
-    shape_predicted = zero_shot_classify(embed_images(model, test_seen.images), embed_texts(model, shape_prompts))
+    shape_predicted = zero_shot_classify_used(embed_images(model, test_seen.images), embed_texts(model, shape_prompts))
     g = generalized_zero_shot(model)
     return {"R@1": (recalls["image→text R@1"] + recalls["text→image R@1"]) / 2,
             "shape from prompts": float((shape_predicted == test_shape).float().mean()),
-            "unseen (4 classes)": float((zero_shot_classify(z_unseen, embed_texts(model, held_out_prompts))
+            "unseen (4 classes)": float((zero_shot_classify_used(z_unseen, embed_texts(model, held_out_prompts))
                                          == unseen_label).float().mean()),
             "seen (24)": g["before"][0], "unseen (24)": g["before"][1], "H": g["H"], "H calibrated": g["H calibrated"]}
 

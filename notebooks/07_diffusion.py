@@ -314,9 +314,9 @@ test_q_sample_on_images_and_at_the_ends(q_sample)
 # %%
 g = torch.Generator().manual_seed(3)
 probe = (schedule, x_digits[:5], torch.tensor([0, 20, 40, 60, 99]), torch.randn(5, 64, generator=g))
-q_sample = student_or_reference(q_sample, DDPMSchedule.q_sample, probe, "q_sample",
-                                reference_name="mmcourse.diffusion.DDPMSchedule.q_sample")
-check_shape(q_sample(*probe), (5, 64), "x_t");
+q_sample_used = student_or_reference(q_sample, DDPMSchedule.q_sample, probe, "q_sample",
+                                     reference_name="mmcourse.diffusion.DDPMSchedule.q_sample")
+check_shape(q_sample_used(*probe), (5, 64), "x_t");
 
 # %% [markdown]
 # ## 3 · Noise schedules and the signal-to-noise ratio
@@ -381,7 +381,7 @@ gauss = np.exp(-bins ** 2 / 2) / math.sqrt(2 * math.pi)
 def draw_forward(t=30, schedule="linear"):
     """x_0, x_t ~ q(x_t | x_0) with a fixed ε, and the histogram of x_t's pixels, for the paper's step t."""
     s = schedules[schedule]
-    x_t = q_sample(s, seven[None], torch.tensor([t - 1]), fixed_noise)[0]  # (64,)
+    x_t = q_sample_used(s, seven[None], torch.tensor([t - 1]), fixed_noise)[0]  # (64,)
     ab = float(s.alpha_bars[t - 1])
     fig, axes = plt.subplots(1, 3, figsize=(8, 2.6), gridspec_kw={"width_ratios": [1, 1, 1.6]})
     axes[0].imshow(seven.view(8, 8), cmap="gray_r", vmin=-1, vmax=1)
@@ -548,8 +548,8 @@ test_reverse_step_matches_the_course_on_images(reverse_step)
 # %%
 g = torch.Generator().manual_seed(5)
 probe = (schedule, torch.randn(4, 64, generator=g), 37, torch.randn(4, 64, generator=g), torch.randn(4, 64, generator=g))
-reverse_step = student_or_reference(reverse_step, DDPMSchedule.step, probe, "reverse_step",
-                                    reference_name="mmcourse.diffusion.DDPMSchedule.step")
+reverse_step_used = student_or_reference(reverse_step, DDPMSchedule.step, probe, "reverse_step",
+                                         reference_name="mmcourse.diffusion.DDPMSchedule.step")
 
 # %% [markdown]
 # **Check against the posterior.** With zero noise a reverse step returns its mean, equation 11. Fed with the *true*
@@ -561,11 +561,11 @@ x0_check = x_digits[:6]  # (6, 64)
 eps_check = torch.randn(6, 64, generator=torch.Generator().manual_seed(6))
 largest = 0.0
 for t in range(1, T):
-    x_t = q_sample(schedule, x0_check, torch.full((6,), t), eps_check)
+    x_t = q_sample_used(schedule, x0_check, torch.full((6,), t), eps_check)
     ab, abp, b, a = schedule.alpha_bars[t], schedule.alpha_bars[t - 1], schedule.betas[t], schedule.alphas[t]
     # μ̃_t = √ᾱ_{t−1} β_t / (1 − ᾱ_t) · x_0 + √α_t (1 − ᾱ_{t−1}) / (1 − ᾱ_t) · x_t
     mu_tilde = abp.sqrt() * b / (1 - ab) * x0_check + a.sqrt() * (1 - abp) / (1 - ab) * x_t
-    largest = max(largest, float((reverse_step(schedule, eps_check, t, x_t, torch.zeros_like(x_t)) - mu_tilde).abs().max()))
+    largest = max(largest, float((reverse_step_used(schedule, eps_check, t, x_t, torch.zeros_like(x_t)) - mu_tilde).abs().max()))
 print(f"equation 11 (from ε) vs equation 7 (from x_0), all t: largest difference {largest:.1e}")
 assert largest < 1e-5
 
@@ -663,7 +663,7 @@ def reverse_process(eps_model, n, generator):
     for t in reversed(range(T)):
         eps = eps_model(x, torch.full((n,), t, device=device))  # ε_θ(x_t, t), (n, 2)
         z = torch.randn(n, 2, generator=generator).to(device) if t > 0 else torch.zeros_like(x)
-        x = reverse_step(schedule, eps, t, x, z)  # x_{t−1}
+        x = reverse_step_used(schedule, eps, t, x, z)  # x_{t−1}
         path.append(x.cpu())
     return torch.stack(path)  # (T+1, n, 2): x_T first, x_0 last
 
@@ -903,8 +903,8 @@ test_guided_eps_on_images_and_other_scales(guided_eps)
 
 # %%
 g = torch.Generator().manual_seed(17)
-guided_eps = student_or_reference(guided_eps, classifier_free_guidance,
-                                  (torch.randn(4, 64, generator=g), torch.randn(4, 64, generator=g), 2.5), "guided_eps")
+guided_eps_used = student_or_reference(guided_eps, classifier_free_guidance,
+                                       (torch.randn(4, 64, generator=g), torch.randn(4, 64, generator=g), 2.5), "guided_eps")
 
 # %% [markdown]
 # **Picture: what guidance does to one prediction.** Take a noisy image at $t = 35$ that began as a *three*, and
@@ -916,14 +916,14 @@ guided_eps = student_or_reference(guided_eps, classifier_free_guidance,
 # %%
 t_demo = 35
 three = x_digits[test_idx][labels[test_idx] == 3][0]  # (64,) a held-out three
-x_demo = q_sample(schedule, three[None].to(device), torch.tensor([t_demo], device=device),
+x_demo = q_sample_used(schedule, three[None].to(device), torch.tensor([t_demo], device=device),
                   torch.randn(1, 64, generator=torch.Generator().manual_seed(18)).to(device))  # (1, 64)
 with torch.no_grad():
     t_batch = torch.tensor([t_demo, t_demo], device=device)
     eps_c, eps_u = digit_model(x_demo.repeat(2, 1), t_batch, torch.stack([prompt_batch(["the digit seven"], 1)[0],
                                                                          null_prompt])).chunk(2)  # (1, 64) each
 demo_scales = [0.0, 1.0, 2.0, 3.0, 5.0, 8.0]
-x0_hats = torch.cat([schedule.predict_x0(x_demo, t_demo, guided_eps(eps_c, eps_u, s)) for s in demo_scales]).cpu()
+x0_hats = torch.cat([schedule.predict_x0(x_demo, t_demo, guided_eps_used(eps_c, eps_u, s)) for s in demo_scales]).cpu()
 fig = show_images(((torch.cat([three[None], x_demo.cpu(), x0_hats]) + 1) / 2).clamp(0, 1).view(-1, 8, 8),
                   ["x_0: a three", f"x_t, t = {t_demo}"] + [f"x̂_0, s = {s:g}" for s in demo_scales], ncols=8, size=1.2,
                   suptitle="the clean image each guided prediction implies, for the prompt 'the digit seven'")

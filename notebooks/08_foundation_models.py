@@ -350,14 +350,14 @@ def both_close(got, expected):
 
 
 mask_probe = (pretrain_words[:8], torch.rand(pretrain_words[:8].shape, generator=generator), 0.4, MASK_ID)
-mask_tokens = student_or_reference(mask_tokens, pretraining.mask_tokens, mask_probe, "mask_tokens", check=both_close)
+mask_tokens_used = student_or_reference(mask_tokens, pretraining.mask_tokens, mask_probe, "mask_tokens", check=both_close)
 
 # %% [markdown]
 # **On an example.** Four captions, 40 % of their words hidden:
 
 # %%
 u = torch.rand(example_words.shape, generator=torch.Generator().manual_seed(3))
-inputs, targets = mask_tokens(example_words, u, 0.4, MASK_ID)
+inputs, targets = mask_tokens_used(example_words, u, 0.4, MASK_ID)
 for n in range(4):
     hidden_words = [vocab.itos[int(t)] for t in targets[n] if t != IGNORE]
     print(f"{vocab.decode(inputs[n]):<55} -> predict {hidden_words}")
@@ -576,15 +576,15 @@ test_masked_patch_loss_gives_visible_patches_no_gradient(masked_patch_loss)
 
 # %%
 loss_probe = (torch.rand(4, 9, 192, generator=generator), test_patches[:4], hidden)
-masked_patch_loss = student_or_reference(masked_patch_loss, pretraining.masked_patch_loss, loss_probe,
-                                         "masked_patch_loss")
+masked_patch_loss_used = student_or_reference(masked_patch_loss, pretraining.masked_patch_loss, loss_probe,
+                                              "masked_patch_loss")
 
 # %% [markdown]
 # **Check against a reference.** PyTorch's mean squared error on the hidden patches alone is the same number:
 
 # %%
 predicted_pixels = torch.rand(4, 9, 192, generator=generator)
-ours = masked_patch_loss(predicted_pixels, test_patches[:4], hidden)
+ours = masked_patch_loss_used(predicted_pixels, test_patches[:4], hidden)
 reference = F.mse_loss(predicted_pixels[hidden], test_patches[:4][hidden])
 print(f"masked_patch_loss {ours:.6f}, F.mse_loss on the hidden patches {reference:.6f}")
 assert abs(ours - reference) < 1e-6
@@ -877,9 +877,9 @@ def same_negatives(got, expected):
         raise ValueError(f"{len(got)} negatives instead of {len(expected)}, or different ones")
 
 
-hard_negatives = student_or_reference(hard_negatives, pretraining.hard_negatives,
-                                      ("a purple square left of a red cross above a white circle",), "hard_negatives",
-                                      check=same_negatives)
+hard_negatives_used = student_or_reference(hard_negatives, pretraining.hard_negatives,
+                                           ("a purple square left of a red cross above a white circle",), "hard_negatives",
+                                           check=same_negatives)
 
 # %% [markdown]
 # **Negatives for pretraining.** For every pretraining pair, four hard negatives drawn once from its list; in each
@@ -889,7 +889,7 @@ hard_negatives = student_or_reference(hard_negatives, pretraining.hard_negatives
 # %%
 HARD = 4
 draw = random.Random(0)
-drawn = [[draw.choice(hard_negatives(c)) for _ in range(HARD)] for c in pretrain_scenes.captions]
+drawn = [[draw.choice(hard_negatives_used(c)) for _ in range(HARD)] for c in pretrain_scenes.captions]
 assert max(len(n.split()) for row in drawn for n in row) <= L, "a negative longer than L words would be cut"
 hard_negative_ids = torch.stack([vocab.encode_batch(row, length=L) for row in drawn])  # (3000, 4, L)
 print(f"{pretrain_scenes.captions[0]!r} -> e.g. {vocab.decode(hard_negative_ids[0, 0])!r}, "
@@ -912,7 +912,7 @@ print(inspect.getsource(PretrainingModel.itm_loss))
 # out with `torch.sigmoid` and `torch.log`:
 
 # %%
-negative_words = vocab.encode_batch([hard_negatives(c)[0] for c in test_scenes.captions[:4]], length=L)
+negative_words = vocab.encode_batch([hard_negatives_used(c)[0] for c in test_scenes.captions[:4]], length=L)
 with torch.no_grad():
     itm_value = models["none"].itm_loss(example_patches, example_words, negative_words)
     s = models["none"].itm_logit(torch.cat([example_patches, example_patches]),
@@ -964,7 +964,7 @@ hard_negative_accuracy = {}
 for name in ("gc", "itm"):
     wins = {kind: [] for kind in KINDS}
     for index, true_caption in enumerate(retrieval_captions):
-        negatives = hard_negatives(true_caption)
+        negatives = hard_negatives_used(true_caption)
         scores = caption_scores(name, index, [true_caption] + negatives)
         for negative, score in zip(negatives, scores[1:]):
             wins[change_kind(true_caption, negative)].append(float(scores[0] > score))
@@ -980,7 +980,7 @@ for name in ("gc", "itm"):
 def draw_caption_scores(ax, name, index):
     """Horizontal bars: the scores of the true caption and of each of its one-word changes, best first."""
     true_caption = test_scenes.captions[index]
-    captions = [true_caption] + hard_negatives(true_caption)
+    captions = [true_caption] + hard_negatives_used(true_caption)
     scores = caption_scores(name, index, captions)
     if name == "itm":
         scores = torch.sigmoid(scores)  # the probability of "match"

@@ -6,7 +6,9 @@ SUBMISSIONS holds one folder per student with that student's notebooks, named as
 ``SUBMISSIONS/<student>/<NN_name>.ipynb``. Each is graded with ``otter run`` (no containers, no
 network) against ``dist/autograder/<NN_name>-autograder.zip`` (``make student`` writes them), so the
 tests always come from the archive, never from the student's copy. The gradebook has one row per
-student, notebook and question: ``student,notebook,question,score,max_score,status``.
+student, notebook and graded question: ``student,notebook,question,score,max_score,status``. A question
+worth 0 points (00's ``q00_try_a_check``, which fails on purpose to show a check's feedback) is practice,
+not graded, and has no row.
 
 Guarantees: a submission is copied into a private temporary folder before anything runs, so no file
 under SUBMISSIONS is ever changed, moved or deleted; a notebook that runs longer than ``--timeout``
@@ -48,7 +50,8 @@ class Row:
 
 
 def questions_in(archive: Path) -> dict[str, float]:
-    """Question name -> points, read from the test files inside an autograder archive."""
+    """Question name -> points, read from the test files inside an autograder archive; questions worth 0
+    points are practice and left out."""
     points = {}
     with zipfile.ZipFile(archive) as zf:
         for member in sorted(zf.namelist()):
@@ -56,8 +59,9 @@ def questions_in(archive: Path) -> dict[str, float]:
                 text = zf.read(member).decode()
                 name = re.search(r'^name = "([^"]+)"', text, flags=re.M)
                 value = re.search(r"^points = ([0-9.]+)", text, flags=re.M)
-                if name:
-                    points[name.group(1)] = float(value.group(1)) if value else 1.0
+                worth = float(value.group(1)) if value else 1.0
+                if name and worth > 0:
+                    points[name.group(1)] = worth
     return points
 
 

@@ -35,6 +35,25 @@ def test_q00_accuracy_asks_for_a_python_float():
     assert "Python float" in message
 
 
+def test_the_practice_check_fails_on_its_wrong_answer_with_the_fix_and_passes_once_fixed():
+    # 00 shows a failing check live: the answer it ships with must fail with the named mistake, and the
+    # fix the text asks for must pass
+    import jupytext
+
+    import nbtools
+    test = exercise_tests("00_welcome", "q00_try_a_check")["test_the_demo_on_four_examples"]
+    source = next(c.source for c in jupytext.read(nbtools.NOTEBOOKS / "00_welcome.py").cells
+                  if c.cell_type == "code" and c.source.startswith("def accuracy_wrong"))
+    namespace = {}
+    exec(source, namespace)
+    assert "number of correct predictions; divide by the number of examples" in feedback(
+        test, accuracy_wrong=namespace["accuracy_wrong"])
+    fixed = source.replace(".sum().item()", ".float().mean().item()")
+    assert fixed != source, "the text tells the student to replace .sum() with .float().mean()"
+    exec(fixed, namespace)
+    assert feedback(test, accuracy_wrong=namespace["accuracy_wrong"]) == ""
+
+
 Q00_MEANS = exercise_tests("00_welcome", "q00_class_means")
 
 

@@ -65,8 +65,12 @@ def test_every_question_has_a_solution_visible_tests_and_hidden_tests(name):
         name_line = re.search(r"name: (q\d\d_\w+)", nb.cells[start].source)
         assert name_line and name_line.group(1).startswith(f"q{name[:2]}_"), "questions are named qNN_..."
         tests = [c.source for c in block if c.cell_type == "code" and c.source.lstrip().startswith(("def ", "# HIDDEN"))]
-        assert any("# BEGIN SOLUTION" in c.source for c in block if c.cell_type == "code"), "no solution lines"
         assert any(not t.startswith("# HIDDEN") for t in tests), f"{name_line.group(1)} has no visible test"
+        if re.search(r"^points: 0$", nb.cells[start].source, flags=re.M):
+            # a practice question (00's check that fails on purpose): no solution, no grade, nothing hidden
+            assert not any("# BEGIN SOLUTION" in c.source for c in block), f"{name_line.group(1)} is worth 0 points"
+            continue
+        assert any("# BEGIN SOLUTION" in c.source for c in block if c.cell_type == "code"), "no solution lines"
         assert any(t.startswith("# HIDDEN") for t in tests), f"{name_line.group(1)} has no hidden test"
 
 
@@ -86,3 +90,51 @@ def test_results_json_has_the_promised_shape_and_a_row_per_notebook():
 def test_results_markdown_lists_every_notebook():
     table = (nbtools.RESULTS / "RESULTS.md").read_text()
     assert all(f"| {name} |" in table for name in NAMES)
+
+
+def _bound_names(source: str) -> set[str]:
+    """Names a code cell binds at its top level (def, class, assignment, for, with, import)."""
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:  # IPython magics
+        return set()
+    names = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+        else:
+            targets = {ast.Assign: lambda n: n.targets, ast.AugAssign: lambda n: [n.target],
+                       ast.AnnAssign: lambda n: [n.target], ast.For: lambda n: [n.target],
+                       ast.With: lambda n: [i.optional_vars for i in n.items if i.optional_vars]}
+            for kind, get in targets.items():
+                if isinstance(node, kind):
+                    for target in get(node):
+                        names.update(t.id for t in ast.walk(target) if isinstance(t, ast.Name))
+    return names
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_no_cell_after_an_exercise_rebinds_the_students_answer(name):
+    # otter grades the names in the final namespace when a submission runs no check: if a later cell
+    # rebinds an answer (e.g. `f = student_or_reference(f, reference, ...)`), a submission that deletes its
+    # check cells is graded on the course's reference and gets full marks
+    nb = jupytext.read(nbtools.NOTEBOOKS / f"{name}.py")
+    cells = nb.cells
+    problems = []
+    for start, cell in enumerate(cells):
+        if not (cell.cell_type == "raw" and cell.source.startswith("# BEGIN QUESTION")):
+            continue
+        end = next(i for i in range(start, len(cells)) if cells[i].source.startswith("# END QUESTION"))
+        answers = set()
+        for i in range(start, end):
+            if cells[i].cell_type == "code" and "# BEGIN SOLUTION" in cells[i].source:
+                answers |= _bound_names(cells[i].source)
+        for later in cells[end:]:
+            if later.cell_type == "code" and not later.source.startswith("def test_"):
+                for rebound in sorted(answers & _bound_names(later.source)):
+                    problems.append(f"{rebound!r} (an answer) is bound again in: {later.source[:80]!r}")
+    assert not problems, "\n".join(problems)

@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.patches import FancyBboxPatch  # noqa: E402
 
-from mmcourse import schematics  # noqa: E402
+from mmcourse import method_schematics, schematics  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -49,6 +49,14 @@ DRAWINGS = {
     "transformer_block": (schematics.transformer_block, ["multi-head\nself-attention", "add & norm", "feed-forward",
                                                          "masked multi-head", "encoder–decoder", "keys and values"]),
     "transformer_block_pre_norm": (lambda: schematics.transformer_block(norm_first=True), ["layer norm", "add"]),
+    "fusion_types": (method_schematics.fusion_types, ["early fusion", "late fusion", "joint fusion", r"$x_1 \oplus x_2$",
+                                                      r"$\sum_i w_i \hat y_i$", r"$z_{joint}$", "loss of $x_1$ only"]),
+    "clip_dual_encoder": (method_schematics.clip_dual_encoder, ["image encoder $f_I$", "text encoder $f_T$", "$l_4$",
+                                                                "$T_4$", "matching pairs", "softmax"]),
+    "diffusion_chains": (method_schematics.diffusion_chains, ["$x_0$", "$x_{t-1}$", "$x_T$", r"$q(x_t \mid x_{t-1})",
+                                                              r"$p_\theta(x_{t-1} \mid x_t)", "learned"]),
+    "latent_diffusion": (method_schematics.latent_diffusion, ["encoder $f^E$", "latent $z_0$", "denoiser",
+                                                              "cross-\nattention", "prompt $x_{other}$", "decoder"]),
 }
 
 
@@ -95,3 +103,15 @@ def test_five_steps_names_weights_that_are_not_a_softmax(weights, message):
 def test_transformer_block_names_a_norm_first_that_is_not_a_bool():
     with pytest.raises(ValueError, match="norm_first must be True or False"):
         schematics.transformer_block(norm_first="pre")
+
+
+def test_clip_draws_an_n_by_n_matrix_with_the_matching_pairs_on_its_diagonal():
+    text = _texts(method_schematics.clip_dual_encoder(3))
+    assert r"$l_3\!\cdot\!T_3$" in text and "$l_4$" not in text
+    assert text.count(r"\!\cdot\!") == 9
+
+
+@pytest.mark.parametrize("n", [1, 7, 2.5, True, "3"])
+def test_clip_names_a_batch_size_it_cannot_draw(n):
+    with pytest.raises(ValueError, match="n must be an integer from 2 to 6"):
+        method_schematics.clip_dual_encoder(n)
