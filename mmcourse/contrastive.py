@@ -12,7 +12,9 @@ Euclidean distance as in its paper.
 - ``margin_contrastive_loss``: ``max(0, margin − sim(a, pos) + sim(a, neg))`` per row;
 - ``pair_contrastive_loss``: ``y·d² + (1 − y)·max(0, margin − d)²`` (Hadsell, Chopra and LeCun 2006);
 - ``similarity_matrix``, ``recall_at_k``, ``zero_shot_classify``, ``harmonic_mean``: what a
-  trained model is measured with (retrieval, zero-shot classification, generalized zero-shot).
+  trained model is measured with (retrieval, zero-shot classification, generalized zero-shot);
+- ``TwoPathwayImageEncoder``, ``TextEncoder``, ``TinyCLIP``: the tiny CLIP of notebook 06 (its encoders,
+  and the reference of the model that notebook writes in its cells), reused by notebook 06b.
 
 Shapes: N pairs (rows), M candidates (columns), D embedding size, K classes.
 Sources: lecture 11 (contrastive learning, InfoNCE, CLIP zero-shot); the seminar on CLIP;
@@ -24,9 +26,12 @@ from __future__ import annotations
 import math
 
 import torch
+from torch import nn
+
+from mmcourse.pipelines import ImageEncoder, SequenceEncoder
 
 __all__ = ["similarity_matrix", "info_nce", "clip_loss", "margin_contrastive_loss", "pair_contrastive_loss",
-           "recall_at_k", "zero_shot_classify", "harmonic_mean"]
+           "recall_at_k", "zero_shot_classify", "harmonic_mean", "TwoPathwayImageEncoder", "TextEncoder", "TinyCLIP"]
 
 
 def _check_matrix(z: torch.Tensor, name: str) -> torch.Tensor:
@@ -156,3 +161,71 @@ def harmonic_mean(a: float, b: float) -> float:
     if not (0 <= a and 0 <= b):
         raise ValueError(f"harmonic_mean needs two numbers >= 0, got {a} and {b}")
     return 0.0 if a + b == 0 else 2 * a * b / (a + b)
+
+
+# ---- the tiny CLIP of notebook 06 ------------------------------------------------------------------
+
+LUMA = (0.299, 0.587, 0.114)  # grey level = 0.299 R + 0.587 G + 0.114 B
+
+
+class TwoPathwayImageEncoder(nn.Module):
+    """Images ``(B, 3, S, S)`` → ``(B, D)`` from two pathways that meet in an MLP: the course's convolutions
+    (notebook 02's ``ImageEncoder``) on the grey-level image, max-pooled to a ``grid × grid`` map (outlines,
+    hardly any colour), and the largest red, green and blue value of each grid cell (colour, no outline).
+    Seeing colour and shape apart lets a new colour–shape combination be read from its parts."""
+
+    def __init__(self, out_size: int = 64, channels: int = 16, hidden: int = 128, grid: int = 3):
+        super().__init__()
+        self.shape = ImageEncoder(hidden, channels, grid, in_channels=1).conv  # (B, channels, grid, grid)
+        self.colour = nn.AdaptiveMaxPool2d(grid)  # (B, 3, grid, grid)
+        self.mix = nn.Sequential(nn.Linear((channels + 3) * grid * grid, hidden), nn.ReLU(),
+                                 nn.Linear(hidden, out_size))
+        self.register_buffer("luma", torch.tensor(LUMA).view(1, 3, 1, 1), persistent=False)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        grey = (images * self.luma).sum(dim=1, keepdim=True)  # (B, 1, S, S)
+        cells = torch.cat([self.shape(grey), self.colour(images)], dim=1)  # (B, channels + 3, grid, grid)
+        return self.mix(cells.flatten(1))  # (B, D)
+
+
+class TextEncoder(nn.Module):
+    """Tokens ``(B, T)`` → ``(B, D)``: the last state of notebook 02's GRU reader, projected ("recurrent":
+    knows word order), plus the projected sum of the word vectors ("additive": composes words that never
+    met in training); either part can be left out. ``<pad>`` (id 0) embeds to zero."""
+
+    def __init__(self, vocab_size: int, recurrent: bool = True, additive: bool = True, out_size: int = 64,
+                 embed_size: int = 32, hidden: int = 64):
+        super().__init__()
+        if not (recurrent or additive):
+            raise ValueError("a TextEncoder needs at least one part: recurrent, additive or both")
+        self.gru = SequenceEncoder(vocab_size, embed_size, hidden)  # its .embed holds the word vectors
+        self.from_state = nn.Linear(hidden, out_size) if recurrent else None
+        self.from_sum = nn.Linear(embed_size, out_size, bias=False) if additive else None
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        z = 0
+        if self.from_state is not None:
+            z = z + self.from_state(self.gru(tokens))  # (B, D)
+        if self.from_sum is not None:
+            z = z + self.from_sum(self.gru.embed(tokens).sum(dim=1))  # (B, D)
+        return z
+
+
+class TinyCLIP(nn.Module):
+    """An image encoder, a text encoder and a learnable temperature τ (stored as log τ, so τ > 0; kept
+    >= ``min_temperature``). ``model(images, tokens)`` is the CLIP loss of a batch of pairs. Defined in
+    notebook 06."""
+
+    def __init__(self, image_encoder: nn.Module, text_encoder: nn.Module, temperature: float = 0.07,
+                 min_temperature: float = 0.01):
+        super().__init__()
+        self.image_encoder, self.text_encoder = image_encoder, text_encoder
+        self.min_temperature = min_temperature
+        self.log_temperature = nn.Parameter(torch.tensor(math.log(temperature)))
+
+    @property
+    def temperature(self) -> torch.Tensor:
+        return self.log_temperature.exp().clamp(min=self.min_temperature)
+
+    def forward(self, images: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        return clip_loss(self.image_encoder(images), self.text_encoder(tokens), self.temperature)

@@ -70,6 +70,10 @@ def test_info_nce_is_one_direction_and_clip_loss_averages_both():
 
 
 def test_clip_loss_matches_the_logit_scale_formulation_of_clip_code():
+    # No CLIP implementation is installed offline: this is the formulation of published code, written out.
+    # OpenAI's CLIP (model.py): unit-length features, logits_per_image = logit_scale * image @ text.T with
+    # logit_scale = exp(log(1 / 0.07)) at the start, logits_per_text its transpose; the loss of the CLIP
+    # paper's pseudocode and of OpenCLIP's ClipLoss: the mean of the two cross-entropies with targets arange(N).
     image, text = _randn(20, 10, seed=5), _randn(20, 10, seed=6)
     logit_scale = torch.tensor(1 / 0.07)
     logits_per_image = logit_scale * F.normalize(image, dim=-1) @ F.normalize(text, dim=-1).T
@@ -218,3 +222,24 @@ def test_bad_measurement_arguments_are_rejected_by_name():
         similarity_matrix(torch.zeros(2, 3), torch.zeros(2, 2))
     with pytest.raises(ValueError, match="harmonic_mean"):
         harmonic_mean(-0.1, 0.5)
+
+
+# ---- the tiny CLIP --------------------------------------------------------------------------------
+
+def test_tiny_clip_encoders_map_to_the_joint_space_and_the_loss_trains_the_temperature():
+    from mmcourse.contrastive import TextEncoder, TinyCLIP, TwoPathwayImageEncoder
+
+    torch.manual_seed(0)
+    images, tokens = torch.rand(6, 3, 32, 32), torch.randint(1, 20, (6, 5))
+    tokens[:, -1] = 0  # padding
+    for recurrent, additive in ((True, True), (False, True), (True, False)):
+        model = TinyCLIP(TwoPathwayImageEncoder(out_size=16), TextEncoder(20, recurrent, additive, out_size=16))
+        assert model.image_encoder(images).shape == (6, 16) and model.text_encoder(tokens).shape == (6, 16)
+        assert abs(model.temperature.item() - 0.07) < 1e-6
+        loss = model(images, tokens)
+        expected = clip_loss(model.image_encoder(images), model.text_encoder(tokens), 0.07)
+        torch.testing.assert_close(loss, expected, **TOL)
+        loss.backward()
+        assert model.log_temperature.grad is not None and model.log_temperature.grad != 0
+    with pytest.raises(ValueError, match="at least one part"):
+        TextEncoder(20, recurrent=False, additive=False)

@@ -10,7 +10,8 @@ import torch.nn.functional as F
 from exercise_feedback import exercise_tests, feedback
 from mmcourse import contrastive
 
-Q_INFO_NCE = exercise_tests("06_contrastive_clip", "q06_info_nce")
+Q_MARGIN = exercise_tests("06_contrastive_clip", "q06_margin_loss")
+Q_CLIP = exercise_tests("06_contrastive_clip", "q06_clip_loss")
 Q_ZERO_SHOT = exercise_tests("06_contrastive_clip", "q06_zero_shot")
 
 
@@ -22,45 +23,107 @@ def _targets(z):
     return torch.arange(len(z))
 
 
-# ---- q06_info_nce --------------------------------------------------------------------------------
+# ---- q06_margin_loss -----------------------------------------------------------------------------
 
-def _info_nce_by_log_softmax(z_a, z_b, temperature):
-    """A correct answer written another way than the solution."""
-    log_p = (_cosines(z_a, z_b) / temperature).log_softmax(dim=1)
-    return -log_p.diagonal().mean()
+def _sims(a, p, n):
+    return F.cosine_similarity(a, p, dim=1), F.cosine_similarity(a, n, dim=1)
 
 
-INFO_NCE_MISTAKES = [
-    (lambda a, b, t: None, "not done yet"),
-    (lambda a, b, t: F.cross_entropy(a @ b.T / t, _targets(a)), "you forgot to normalise the embeddings"),
-    (lambda a, b, t: F.cross_entropy(_cosines(a, b), _targets(a)), "you forgot the temperature"),
-    (lambda a, b, t: F.cross_entropy(_cosines(a, b) * t, _targets(a)), "multiplied the similarities by τ"),
-    (lambda a, b, t: F.cross_entropy(_cosines(a, b) / t, torch.zeros(len(a), dtype=torch.long)),
-     "the targets must be 0…N−1 (the matching pair)"),
-    (lambda a, b, t: F.cross_entropy(_cosines(a, b).T / t, _targets(a)), "you normalised over the columns"),
-    (lambda a, b, t: F.cross_entropy(_cosines(a, b) / t, _targets(a), reduction="sum"), "you summed over the pairs"),
-    (lambda a, b, t: F.cross_entropy(_cosines(a, b) / t, _targets(a), reduction="none"), "must return one number"),
-    (lambda a, b, t: -(_cosines(a, b).diagonal() / _cosines(a, b).sum(dim=1)).log().mean(), "your loss is NaN"),
-    (lambda a, b, t: -(torch.exp(_cosines(a, b) / t).diagonal() / torch.exp(_cosines(a, b) / t).sum(dim=1)).log().mean(),
-     "exp(sim/τ) overflowed"),
+def _margin_as_distance(a, p, n, m):
+    """A correct answer written another way: the triplet form with the distance d = 1 − sim."""
+    d_pos, d_neg = 1 - F.cosine_similarity(a, p, dim=1), 1 - F.cosine_similarity(a, n, dim=1)
+    return torch.relu(m + d_pos - d_neg).mean()
+
+
+MARGIN_MISTAKES = [
+    (lambda a, p, n, m: None, "not done yet"),
+    (lambda a, p, n, m: (m + _sims(a, p, n)[0] - _sims(a, p, n)[1]).clamp_min(0).mean(),
+     "the sign of the two similarities is swapped"),
+    (lambda a, p, n, m: (m - _sims(a, p, n)[0] + _sims(a, p, n)[1]).mean(), "you left out the max{0, ·}"),
+    (lambda a, p, n, m: (_sims(a, p, n)[1] - _sims(a, p, n)[0]).clamp_min(0).mean(), "you left out the margin"),
+    (lambda a, p, n, m: (-m - _sims(a, p, n)[0] + _sims(a, p, n)[1]).clamp_min(0).mean(),
+     "your margin has the wrong sign"),
+    (lambda a, p, n, m: (m - (a * p).sum(1) + (a * n).sum(1)).clamp_min(0).mean(),
+     "you forgot to normalise the embeddings"),
+    (lambda a, p, n, m: (m - _sims(a, p, n)[0] + _sims(a, p, n)[1]).clamp_min(0).sum(), "you summed over the triples"),
+    (lambda a, p, n, m: (m - _sims(a, p, n)[0] + _sims(a, p, n)[1]).clamp_min(0), "must return one number"),
 ]
 
 
-@pytest.mark.parametrize("answer", [contrastive.info_nce, _info_nce_by_log_softmax])
-def test_q06_info_nce_passes_correct_answers(answer):
-    assert all(feedback(test, info_nce=answer) == "" for test in Q_INFO_NCE.values())
+@pytest.mark.parametrize("answer", [contrastive.margin_contrastive_loss, _margin_as_distance])
+def test_q06_margin_loss_passes_correct_answers(answer):
+    assert all(feedback(test, margin_loss=answer) == "" for test in Q_MARGIN.values())
 
 
-@pytest.mark.parametrize("wrong, diagnosis", INFO_NCE_MISTAKES)
-def test_q06_info_nce_names_each_known_mistake(wrong, diagnosis):
-    assert diagnosis in feedback(Q_INFO_NCE["test_info_nce_on_a_small_batch"], info_nce=wrong)
+@pytest.mark.parametrize("wrong, diagnosis", MARGIN_MISTAKES)
+def test_q06_margin_loss_names_each_known_mistake(wrong, diagnosis):
+    assert diagnosis in feedback(Q_MARGIN["test_margin_loss_on_a_small_batch"], margin_loss=wrong)
 
 
-def test_q06_info_nce_hidden_test_catches_a_loss_that_only_fits_the_visible_batch():
+def test_q06_margin_loss_hidden_test_catches_a_loss_that_only_fits_the_visible_batch():
+    def only_eight_rows(a, p, n, m):
+        return contrastive.margin_contrastive_loss(a[:8], p[:8], n[:8], 0.3)
+    assert feedback(Q_MARGIN["test_margin_loss_on_a_small_batch"], margin_loss=only_eight_rows) == ""
+    assert "margin" in feedback(Q_MARGIN["test_margin_loss_on_hand_made_triples"], margin_loss=only_eight_rows)
+
+
+# ---- q06_clip_loss -------------------------------------------------------------------------------
+
+def _clip_by_log_softmax(z_i, z_t, temperature):
+    """A correct answer written another way than the solution."""
+    logits = _cosines(z_i, z_t) / temperature
+    return -(logits.log_softmax(dim=1).diagonal().mean() + logits.log_softmax(dim=0).diagonal().mean()) / 2
+
+
+def _both(logits, **kw):
+    t = _targets(logits)
+    return (F.cross_entropy(logits, t, **kw) + F.cross_entropy(logits.T, t, **kw)) / 2
+
+
+def _exp_then_log(a, b, t):
+    E = torch.exp(_cosines(a, b) / t)
+    return -((E.diagonal() / E.sum(1)).log().mean() + (E.diagonal() / E.sum(0)).log().mean()) / 2
+
+
+CLIP_MISTAKES = [
+    (lambda a, b, t: None, "not done yet"),
+    (lambda a, b, t: _both(_cosines(a, b) / t, reduction="none"), "must return one number"),
+    (lambda a, b, t: -(_cosines(a, b).diagonal() / _cosines(a, b).sum(dim=1)).log().mean(), "your loss is NaN"),
+    (lambda a, b, t: contrastive.info_nce(a, b, t), "you computed only one direction"),
+    (lambda a, b, t: contrastive.info_nce(b, a, t), "you computed only one direction"),
+    (lambda a, b, t: 2 * _both(_cosines(a, b) / t), "you added the two directions"),
+    (lambda a, b, t: _both(a @ b.T / t), "you forgot to normalise the embeddings"),
+    (lambda a, b, t: 2 * _both(a @ b.T, reduction="sum"), "that is the seminar's form"),
+    (lambda a, b, t: _both(_cosines(a, b)), "you forgot the temperature"),
+    (lambda a, b, t: _both(_cosines(a, b) * t), "multiplied the similarities by τ"),
+    (lambda a, b, t: (F.cross_entropy(_cosines(a, b) / t, torch.zeros(len(a), dtype=torch.long))
+                      + F.cross_entropy(_cosines(a, b).T / t, torch.zeros(len(a), dtype=torch.long))) / 2,
+     "the targets must be 0…N−1 (the matching pair)"),
+    (lambda a, b, t: _both(_cosines(a, b) / t, reduction="sum"), "you summed over the pairs"),
+    (_exp_then_log, "exp(sim/τ) overflowed"),
+]
+
+
+@pytest.mark.parametrize("answer", [contrastive.clip_loss, _clip_by_log_softmax])
+def test_q06_clip_loss_passes_correct_answers(answer):
+    assert all(feedback(test, clip_loss=answer) == "" for test in Q_CLIP.values())
+
+
+@pytest.mark.parametrize("wrong, diagnosis", CLIP_MISTAKES)
+def test_q06_clip_loss_names_each_known_mistake(wrong, diagnosis):
+    assert diagnosis in feedback(Q_CLIP["test_clip_loss_on_a_small_batch"], clip_loss=wrong)
+
+
+def test_q06_clip_loss_hidden_tests_catch_a_loss_that_only_fits_the_visible_batch_or_blocks_the_gradient():
     def only_five_pairs(a, b, t):
-        return contrastive.info_nce(a[:5], b[:5], t)
-    assert feedback(Q_INFO_NCE["test_info_nce_on_a_small_batch"], info_nce=only_five_pairs) == ""
-    assert "info_nce for N = 7" in feedback(Q_INFO_NCE["test_info_nce_on_other_batches"], info_nce=only_five_pairs)
+        return contrastive.clip_loss(a[:5], b[:5], t)
+    assert feedback(Q_CLIP["test_clip_loss_on_a_small_batch"], clip_loss=only_five_pairs) == ""
+    assert "clip_loss for N = 7" in feedback(Q_CLIP["test_clip_loss_on_other_batches"], clip_loss=only_five_pairs)
+
+    def detached_temperature(a, b, t):
+        return contrastive.clip_loss(a, b, float(t.detach()) if isinstance(t, torch.Tensor) else t)
+    assert feedback(Q_CLIP["test_clip_loss_on_a_small_batch"], clip_loss=detached_temperature) == ""
+    assert "gradient" in feedback(Q_CLIP["test_clip_loss_on_other_batches"], clip_loss=detached_temperature)
 
 
 # ---- q06_zero_shot -------------------------------------------------------------------------------
