@@ -7,6 +7,8 @@ encoding and its relatives:
 
 - ``sinusoidal_encoding``: the lecture's formula, for position ``pos`` and dimension ``i`` of ``d``,
   ``PE(pos, i) = sin(pos / 10000^(i/d))`` for even ``i`` and ``cos(pos / 10000^((i−1)/d))`` for odd ``i``;
+  ``sinusoidal_encoding_at`` evaluates it at any real positions;
+- ``read_position``: the way back, the position a row of the encoding names, read off its slowest pair;
 - ``relative_shift_matrix``: the fixed linear map ``M_k`` with ``PE(pos + k) = PE(pos) M_kᵀ`` for
   every ``pos``: each (sin, cos) pair is rotated by the angle ``k ω_j``, so an offset is a rotation;
 - ``sinusoidal_encoding_2d``: for a grid of image patches, half the dimensions encode the row and half
@@ -23,8 +25,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["sinusoidal_encoding", "frequencies", "relative_shift_matrix", "sinusoidal_encoding_2d",
-           "LearnedPositionalEncoding", "AddPositionalEncoding"]
+__all__ = ["sinusoidal_encoding", "sinusoidal_encoding_at", "read_position", "frequencies", "relative_shift_matrix",
+           "sinusoidal_encoding_2d", "LearnedPositionalEncoding", "AddPositionalEncoding"]
 
 
 def _size(n, name: str) -> int:
@@ -64,6 +66,42 @@ def sinusoidal_encoding(num_positions: int, dim: int, base: float = 10000.0,
     # PE(pos, i) = sin(angle) if i is even, else cos(angle)
     pe = torch.where(even, torch.sin(angle), torch.cos(angle))  # (P, d)
     return pe.to(dtype)
+
+
+def sinusoidal_encoding_at(positions, dim: int, base: float = 10000.0,
+                           dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """``(N, dim)``: row ``n`` is ``PE(positions[n], ·)``, for any real positions (fractions and negatives too).
+
+    Defined in notebook 04. ``positions`` is a 1-D tensor or sequence of numbers. Computed in float64 and
+    returned as ``dtype``; ``sinusoidal_encoding(P, d)`` equals ``sinusoidal_encoding_at(range(P), d)``.
+    """
+    d = _size(dim, "dim")
+    pos = torch.as_tensor(positions, dtype=torch.float64)
+    if pos.ndim != 1:
+        raise ValueError(f"positions must be a 1-D sequence of numbers, got shape {tuple(pos.shape)}")
+    angle = pos[:, None] * frequencies(d, base)  # (N, d)
+    even = torch.arange(d) % 2 == 0  # (d,)
+    return torch.where(even, torch.sin(angle), torch.cos(angle)).to(dtype)  # (N, d)
+
+
+def read_position(pe: torch.Tensor, base: float = 10000.0) -> torch.Tensor:
+    """``(N,)`` float64: the position each row of a sinusoidal encoding ``pe`` ``(N, d)`` names (``d`` even).
+
+    Defined in notebook 04 (the reference of Exercise 4.1). The last pair of dimensions is a hand that
+    turns by ``ω = 1 / base^((d−2)/d)`` per position, the slowest of all: its angle
+    ``atan2(sin, cos) = ω · pos`` is read with both numbers of the pair (the sine alone cannot tell ``a``
+    from ``π − a``, the cosine alone is flat near 0) and divided by ``ω``. Exact for positions of
+    absolute value below half a turn of that hand, ``π / ω`` (3,141 positions for ``d = 8``, more for a
+    larger ``d``); beyond it the hand has come round and the reading wraps.
+    """
+    if not isinstance(pe, torch.Tensor) or pe.ndim != 2:
+        raise ValueError(f"pe must be a tensor of shape (N, d), got {getattr(pe, 'shape', type(pe).__name__)}")
+    d = pe.shape[1]
+    if d < 2 or d % 2:
+        raise ValueError(f"pe must have an even number of dimensions d >= 2 (sine, cosine pairs), got d={d}")
+    omega = frequencies(d, base)[-1]  # the slowest pair's angle per position
+    angle = torch.atan2(pe[:, d - 2].double(), pe[:, d - 1].double())  # (N,): ω · pos, in (−π, π]
+    return angle / omega  # (N,)
 
 
 def relative_shift_matrix(k: float, dim: int, base: float = 10000.0,

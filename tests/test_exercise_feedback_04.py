@@ -12,57 +12,75 @@ from mmcourse import positional
 from mmcourse.attention import MultiHeadAttention
 from mmcourse.transformer import post_norm_encoder_block
 
-# The sinusoidal encoding: each classic slip in the lecture's formula gets its own message.
+# Reading the position back from the encoding: each classic slip in reading a clock hand gets its own message.
 
 Q04 = exercise_tests("04_positional_encoding", "q04_sinusoidal")
 
 
-def _encoding(exponent=lambda i, d: (i - i % 2) / d, swap=False, multiply=False, first_position=0, odd_fix=True):
-    """positional_encoding(P, d) with one deliberate slip."""
-    def positional_encoding(num_positions, dim):
-        pos = torch.arange(first_position, first_position + num_positions, dtype=torch.float64)[:, None]
-        i = torch.arange(dim, dtype=torch.float64)
-        scale = 10000 ** exponent(i, dim)
-        angle = pos * scale if multiply else pos / scale
-        first, second = (torch.cos, torch.sin) if swap else (torch.sin, torch.cos)
-        return torch.where(i % 2 == 0, first(angle), second(angle)).float()
-    return positional_encoding
+def _reader(pair=-1, order="sin, cos", part="both", divide=True, exponent=lambda j, d: 2 * j / d, rounded=False):
+    """read_position(pe) with one deliberate slip: another hand, the pair swapped, one number of it, no division."""
+    def read_position(pe):
+        d = pe.shape[1]
+        j = d // 2 - 1 if pair == -1 else pair
+        sin, cos = pe[:, 2 * j].double(), pe[:, 2 * j + 1].double()
+        if order == "cos, sin":
+            sin, cos = cos, sin
+        angle = {"both": torch.atan2(sin, cos), "sine": torch.asin(sin), "cosine": torch.acos(cos)}[part]
+        position = angle / (1 / 10000 ** exponent(j, d)) if divide else angle
+        return position.round() if rounded else position
+    return read_position
 
 
 MISTAKES_04 = [
-    (_encoding(swap=True), "sine and cosine are swapped"),
-    (_encoding(exponent=lambda i, d: i / d), "for odd i the exponent is (i − 1)/d, not i/d"),
-    (_encoding(exponent=lambda i, d: 2 * i / d), "the paper's way of writing it, where i counts (sin, cos) pairs"),
-    (_encoding(exponent=lambda i, d: (i - i % 2) / 2 / d), "your exponent is the pair number j = i // 2 divided by d"),
-    (_encoding(multiply=True), "must be divided by 10000^(i/d), not multiplied"),
-    (_encoding(first_position=1), "positions start at 0"),
+    (_reader(pair=0), "you read the hand of pair 0 (dimensions 0 and 1)"),
+    (_reader(pair=1), "you read the hand of pair 1 (dimensions 2 and 3)"),
+    (_reader(order="cos, sin"), "went into atan2 the other way round"),
+    (_reader(part="sine"), "the sine alone cannot tell an angle a from π − a"),
+    (_reader(part="cosine"), "Near angle 0 the cosine hardly changes"),
+    (_reader(divide=False), "you returned the angle of pair 3's hand in radians"),
+    (_reader(exponent=lambda j, d: (2 * j + 1) / d), "times the true ones"),
+    (_reader(exponent=lambda j, d: j / d), "times the true ones"),
+    (_reader(rounded=True), "your positions are whole numbers"),
 ]
 
 
 def test_q04_sinusoidal_passes_a_correct_answer():
     assert len(Q04) == 2
-    assert all(feedback(t, positional_encoding=positional.sinusoidal_encoding) == "" for t in Q04.values())
-    assert all(feedback(t, positional_encoding=_encoding()) == "" for t in Q04.values())
+    assert all(feedback(t, read_position=positional.read_position) == "" for t in Q04.values())
+    assert all(feedback(t, read_position=_reader()) == "" for t in Q04.values())
+
+
+def test_q04_sinusoidal_passes_a_float32_answer_and_one_that_reads_another_slow_enough_hand():
+    def float32(pe):
+        d = pe.shape[1]
+        return torch.atan2(pe[:, d - 2], pe[:, d - 1]) * 10000 ** ((d - 2) / d)
+    assert all(feedback(t, read_position=float32) == "" for t in Q04.values())
+
+    def second_slowest_if_enough(pe):  # for d >= 16 the second-slowest hand also stays under half a turn
+        d = pe.shape[1]
+        return _reader(pair=d // 2 - 2 if d >= 16 else -1)(pe)
+    assert all(feedback(t, read_position=second_slowest_if_enough) == "" for t in Q04.values())
 
 
 @pytest.mark.parametrize("answer, diagnosis", MISTAKES_04, ids=[m[1] for m in MISTAKES_04])
 def test_q04_sinusoidal_names_each_known_mistake(answer, diagnosis):
     visible = next(iter(Q04.values()))
-    message = feedback(visible, positional_encoding=answer)
+    message = feedback(visible, read_position=answer)
     assert diagnosis in message, f"the visible test should say {diagnosis!r}, it says {message!r}"
 
 
 def test_q04_sinusoidal_says_an_unfinished_answer_is_unfinished():
-    assert all("Replace the `...`" in feedback(t, positional_encoding=lambda *a: None) for t in Q04.values())
+    assert all("not done yet" in feedback(t, read_position=lambda pe: None) for t in Q04.values())
 
 
-def test_q04_hidden_test_catches_an_encoding_that_fails_for_odd_dimensions():
-    def even_only(num_positions, dim):  # right for even dim, a wrong last column for odd dim
-        pe = positional.sinusoidal_encoding(num_positions, dim + dim % 2)
-        return pe[:, :dim] if dim % 2 == 0 else torch.cat([pe[:, :dim - 1], torch.zeros(num_positions, 1)], 1)
+def test_q04_hidden_test_catches_an_answer_that_only_works_for_the_visible_sizes():
+    def memorised(pe):  # the slowest hand's frequency written down for d = 8 and d = 32 only
+        d = pe.shape[1]
+        omega = {8: 1e-3, 32: 10000 ** (-30 / 32)}.get(d, 1e-3)
+        return torch.atan2(pe[:, d - 2].double(), pe[:, d - 1].double()) / omega
     visible, hidden = Q04.values()
-    assert feedback(visible, positional_encoding=even_only) == ""
-    assert "positional_encoding(7, 7)" in feedback(hidden, positional_encoding=even_only)
+    assert feedback(visible, read_position=memorised) == ""
+    assert "d = 10" in feedback(hidden, read_position=memorised)
 
 
 # The shift matrix M_k: each slip in building it from the addition theorems gets its own message.

@@ -4,8 +4,9 @@ import math
 import pytest
 import torch
 
-from mmcourse.positional import (AddPositionalEncoding, LearnedPositionalEncoding, frequencies,
-                                 relative_shift_matrix, sinusoidal_encoding, sinusoidal_encoding_2d)
+from mmcourse.positional import (AddPositionalEncoding, LearnedPositionalEncoding, frequencies, read_position,
+                                 relative_shift_matrix, sinusoidal_encoding, sinusoidal_encoding_2d,
+                                 sinusoidal_encoding_at)
 
 TOL = dict(atol=1e-5, rtol=1e-5)
 
@@ -134,3 +135,41 @@ def test_learned_encoding_adds_a_trainable_table():
 def test_encodings_reject_inputs_they_do_not_cover(module, shape, match):
     with pytest.raises(ValueError, match=match):
         module(torch.zeros(shape))
+
+
+@pytest.mark.parametrize("dim", [1, 6, 7, 16])
+def test_sinusoidal_encoding_at_whole_positions_is_the_table(dim):
+    torch.testing.assert_close(sinusoidal_encoding_at(range(30), dim), sinusoidal_encoding(30, dim), atol=0, rtol=0)
+
+
+def test_sinusoidal_encoding_at_any_real_position_is_the_lecture_formula():
+    positions = [0.5, -3.25, 1234.567]
+    expected = torch.tensor([[math.sin(p / 10000 ** (i / 8)) if i % 2 == 0 else math.cos(p / 10000 ** ((i - 1) / 8))
+                              for i in range(8)] for p in positions], dtype=torch.float64)
+    torch.testing.assert_close(sinusoidal_encoding_at(positions, 8, dtype=torch.float64), expected)
+
+
+def test_sinusoidal_encoding_at_rejects_a_table_of_positions():
+    with pytest.raises(ValueError, match="1-D"):
+        sinusoidal_encoding_at(torch.zeros(2, 2), 4)
+
+
+@pytest.mark.parametrize("dim", [8, 10, 32, 64, 128])
+def test_read_position_gives_back_every_position_within_half_a_turn_of_the_slowest_hand(dim):
+    positions = torch.cat([torch.arange(0, 2000, 0.25), torch.tensor([-500.0, 1e-3])]).double()
+    got = read_position(sinusoidal_encoding_at(positions, dim))  # from float32 rows
+    assert got.shape == positions.shape and got.dtype == torch.float64
+    assert float((got - positions).abs().max()) < 0.01
+
+
+def test_read_position_wraps_past_half_a_turn():
+    omega = float(frequencies(6)[-1])  # d = 6: the slowest hand turns once every 2π/ω ≈ 2916 positions
+    turn = 2 * math.pi / omega
+    got = read_position(sinusoidal_encoding_at([0.4 * turn, 0.6 * turn], 6, dtype=torch.float64))
+    torch.testing.assert_close(got, torch.tensor([0.4 * turn, -0.4 * turn], dtype=torch.float64))
+
+
+@pytest.mark.parametrize("bad", [torch.zeros(5), torch.zeros(3, 7), [[0.0, 1.0]]])
+def test_read_position_rejects_what_is_not_an_even_table(bad):
+    with pytest.raises(ValueError):
+        read_position(bad)
