@@ -35,7 +35,8 @@ from torch import nn
 from mmcourse.data import Vocabulary
 
 __all__ = ["LETTERS", "letter_reversals", "GRUCell", "encode_sequence", "RecurrentEncoder", "SequenceEncoder",
-           "ImageEncoder", "GRUDecoder", "greedy_decode", "sequence_cross_entropy", "Seq2Seq", "Captioner", "fusion_logits", "FusionHead", "VQAModel",
+           "ImageEncoder", "GRUDecoder", "greedy_decode", "sequence_cross_entropy", "Seq2Seq", "Captioner", "fusion_logits", "FusionHead",
+           "encode_each_question_once", "VQAModel",
            "QuestionOnlyModel", "AVClassifier", "SharedEncoderClassifier"]
 
 LETTERS = Vocabulary(list("abcdefgh"))  # the sequence task's alphabet, after <pad> <bos> <eos> <unk>
@@ -320,6 +321,29 @@ class FusionHead(nn.Module):
         return self.fuse(v, q, self.joint.weight, self.joint.bias, self.classify.weight, self.classify.bias)
 
 
+def encode_each_question_once(encoder: nn.Module, questions: torch.Tensor) -> torch.Tensor:
+    """``encoder(questions)`` (B, H), with each distinct row of ``questions`` (B, T) encoded only once.
+
+    The same as ``encoder(questions)``, gradients included: a batch of VQA questions repeats a few
+    hundred distinct questions, so this saves most of the recurrent encoder's work.
+    """
+    base = int(questions.max()) + 1 if questions.numel() else 1
+    if questions.shape[1] * math.log2(max(base, 2)) < 62:  # each row as one int64 number: a fast unique
+        powers = base ** torch.arange(questions.shape[1], dtype=torch.long)  # (T,)
+        _, first, row_of = _first_of_each((questions * powers).sum(1))
+        distinct = questions[first]  # (D, T)
+    else:
+        distinct, row_of = torch.unique(questions, dim=0, return_inverse=True)  # (D, T), (B,)
+    return encoder(distinct)[row_of]  # (B, H)
+
+
+def _first_of_each(keys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The distinct values of ``keys`` (B,), the index of one row holding each, and each row's distinct index."""
+    values, row_of = torch.unique(keys, return_inverse=True)  # (D,), (B,)
+    first = torch.empty(len(values), dtype=torch.long).scatter_(0, row_of, torch.arange(len(keys)))
+    return values, first, row_of
+
+
 class VQAModel(nn.Module):
     """(image state, question) → answer scores: a question encoder and a fusion head on top of an
     image state ``v`` (B, Dv) from any image encoder. Defined in notebook 02."""
@@ -331,7 +355,7 @@ class VQAModel(nn.Module):
         self.head = FusionHead(image_size, hidden_size, hidden_size, n_answers, fuse)
 
     def forward(self, v: torch.Tensor, questions: torch.Tensor) -> torch.Tensor:
-        return self.head(v, self.question_encoder(questions))  # (B, A)
+        return self.head(v, encode_each_question_once(self.question_encoder, questions))  # (B, A)
 
 
 class QuestionOnlyModel(nn.Module):
@@ -345,7 +369,7 @@ class QuestionOnlyModel(nn.Module):
         self.head = nn.Sequential(nn.Linear(hidden_size, hidden_size), nn.ReLU(), nn.Linear(hidden_size, n_answers))
 
     def forward(self, v: torch.Tensor | None, questions: torch.Tensor) -> torch.Tensor:
-        return self.head(self.question_encoder(questions))  # (B, A)
+        return self.head(encode_each_question_once(self.question_encoder, questions))  # (B, A)
 
 
 class AVClassifier(nn.Module):
@@ -367,8 +391,10 @@ class AVClassifier(nn.Module):
         self.classify = nn.Linear(2 * hidden_size, n_classes)
 
     def forward(self, images: torch.Tensor, audio: torch.Tensor) -> torch.Tensor:
-        h_image = self.image_encoder(images) * (self.use != "audio")  # (B, H)
-        h_audio = self.audio_encoder(audio) * (self.use != "image")  # (B, H)
+        # a unimodal model sees zeros for the other state (and does not spend time computing it)
+        H = self.classify.in_features // 2
+        h_image = self.image_encoder(images) if self.use != "audio" else images.new_zeros(len(images), H)  # (B, H)
+        h_audio = self.audio_encoder(audio) if self.use != "image" else audio.new_zeros(len(audio), H)  # (B, H)
         return self.classify(torch.cat([h_image, h_audio], dim=-1))  # (B, classes)
 
 
