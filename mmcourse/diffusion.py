@@ -33,7 +33,7 @@ from mmcourse.positional import sinusoidal_encoding
 from mmcourse.training import show_progress
 
 __all__ = ["linear_betas", "cosine_betas", "DDPMSchedule", "classifier_free_guidance", "drop_condition",
-           "TimestepEmbedding"]
+           "TimestepEmbedding", "training_loss", "check_training_loss"]
 
 
 def _steps(num_steps, name: str = "num_steps") -> int:
@@ -357,3 +357,58 @@ class TimestepEmbedding(nn.Module):
         if ((t < 0) | (t >= self.num_steps)).any():
             raise ValueError(f"t must lie in 0 … {self.num_steps - 1}, got values {int(t.min())} … {int(t.max())}")
         return self.mlp(self.pe[t])  # (B, C)
+
+
+def training_loss(schedule: DDPMSchedule, eps_model: Callable, x0: torch.Tensor) -> torch.Tensor:
+    """One Monte-Carlo estimate of ``L_DM`` for the batch ``x0`` (Algorithm 1), with the signature of notebook 07's
+    exercise: ``eps_model(x_t, t)`` predicts the noise, ``t`` a ``(B,)`` tensor of step indices.
+
+    Defined in notebook 07 (the exercise's reference; the same as ``schedule.loss(eps_model, x0)``).
+    """
+    return schedule.loss(eps_model, x0)
+
+
+def check_training_loss(loss_fn: Callable, batch: int = 600, dim: int = 500, tolerance: float = 0.03) -> None:
+    """Raise ``ValueError`` unless ``loss_fn(schedule, eps_model, x0)`` is Algorithm 1's loss.
+
+    Defined in notebook 07. Feeds it a network that records what it is shown (``x_t`` and ``t``) on rows that are
+    all 3, so that, for each step index, the mean of ``x_t`` gives the data's factor and its spread the noise's.
+    Checks that the steps cover ``0 … T−1``, that ``x_t ~ q(x_t | x_0)`` (factors √ᾱ_t and √(1 − ᾱ_t)), and that
+    the loss is the mean squared error between the noise in ``x_t`` and the prediction, with a gradient.
+    """
+    schedule = DDPMSchedule(6, 0.1, 0.6)
+    T = schedule.num_steps
+    x0 = torch.full((batch, dim), 3.0)
+    weight = nn.Parameter(torch.tensor(0.5))
+    seen = {}
+
+    def eps_model(x_t, t):
+        seen["x_t"], seen["t"] = x_t.detach(), t
+        return weight * x_t
+
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        loss = loss_fn(schedule, eps_model, x0)
+    if "t" not in seen:
+        raise ValueError("the loss never called the network")
+    t, x_t = seen["t"], seen["x_t"]
+    if not isinstance(t, torch.Tensor) or t.shape != (batch,) or t.is_floating_point():
+        raise ValueError("the network must be given one integer step index per row")
+    if set(t.tolist()) != set(range(T)):
+        raise ValueError(f"the step indices must cover 0 … {T - 1}, got {sorted(set(t.tolist()))}")
+    a = torch.stack([x_t[t == s].mean() / 3.0 for s in range(T)])  # the data's factor at each step
+    b = torch.stack([x_t[t == s].std() for s in range(T)])  # the noise's factor
+    if not (torch.allclose(a, schedule.alpha_bars.sqrt(), atol=tolerance)
+            and torch.allclose(b, (1 - schedule.alpha_bars).sqrt(), atol=tolerance)):
+        raise ValueError("x_t is not distributed as q(x_t | x_0)")
+    alpha_bar = schedule.alpha_bars[t][:, None]
+    noise = (x_t - alpha_bar.sqrt() * x0) / (1 - alpha_bar).sqrt()  # the noise that is in x_t
+    expected = ((noise - 0.5 * x_t) ** 2).mean()
+    if not isinstance(loss, torch.Tensor) or loss.numel() != 1 or not math.isclose(float(loss.detach()), float(expected),
+                                                                                   rel_tol=1e-3):
+        raise ValueError("the loss is not the mean squared error between the noise and its prediction")
+    if not loss.requires_grad:
+        raise ValueError("the loss has no gradient with respect to the network")
+    loss.backward()
+    if weight.grad is None:
+        raise ValueError("the loss has no gradient with respect to the network")

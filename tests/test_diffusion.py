@@ -6,11 +6,12 @@ writes in the ε form of equation 11).
 """
 import math
 
+import numpy as np
 import pytest
 import torch
 
-from mmcourse.diffusion import (DDPMSchedule, TimestepEmbedding, classifier_free_guidance, cosine_betas,
-                                drop_condition, linear_betas)
+from mmcourse.diffusion import (DDPMSchedule, TimestepEmbedding, check_training_loss, classifier_free_guidance,
+                                cosine_betas, drop_condition, linear_betas, training_loss)
 from mmcourse.positional import sinusoidal_encoding
 
 TOL = dict(atol=1e-5, rtol=1e-5)
@@ -407,3 +408,94 @@ def test_timestep_embedding_reads_the_lectures_sinusoids():
         embed(torch.tensor([100]))
     with pytest.raises(ValueError, match="integer tensor"):
         embed(torch.tensor([1.0]))
+
+
+# ---- against the published code ----------------------------------------------------------------------
+class _PublishedDDPM:
+    """The route of Ho et al.'s published code (github.com/hojonathanho/diffusion, ``diffusion_tf/
+    diffusion_utils_2.py``), restated in NumPy float64 for the settings the course uses: the network predicts ε
+    ("eps"), the reverse variance is the posterior's ("fixedsmall"), the loss is the squared error averaged over
+    the numbers of each example ("mse", then the batch mean), and x̂_0 is not clipped. Index t = 0 is one step
+    of noise, as here. The reverse step goes the long way round: x̂_0 from ε, then the posterior mean of x̂_0 and
+    x_t, so it checks the course's one-line equation 11 against equation 7."""
+
+    def __init__(self, betas):
+        self.betas = np.asarray(betas, dtype=np.float64)
+        self.alpha_bars = np.cumprod(1.0 - self.betas)
+        self.alpha_bars_prev = np.concatenate([[1.0], self.alpha_bars[:-1]])
+        self.variance = self.betas * (1.0 - self.alpha_bars_prev) / (1.0 - self.alpha_bars)
+        # the published code takes the log of the variance with its first (zero) entry replaced by the second
+        self.log_variance = np.log(np.concatenate([self.variance[1:2], self.variance[1:]]))
+        self.coef_x0 = self.betas * np.sqrt(self.alpha_bars_prev) / (1.0 - self.alpha_bars)
+        self.coef_xt = (1.0 - self.alpha_bars_prev) * np.sqrt(1.0 - self.betas) / (1.0 - self.alpha_bars)
+
+    def q_sample(self, x0, t, noise):
+        return np.sqrt(self.alpha_bars[t])[:, None] * x0 + np.sqrt(1.0 - self.alpha_bars[t])[:, None] * noise
+
+    def p_sample(self, eps, t, x_t, z):
+        x0_hat = np.sqrt(1.0 / self.alpha_bars[t]) * x_t - np.sqrt(1.0 / self.alpha_bars[t] - 1.0) * eps
+        mean = self.coef_x0[t] * x0_hat + self.coef_xt[t] * x_t
+        return mean + (0.0 if t == 0 else 1.0) * np.exp(0.5 * self.log_variance[t]) * z
+
+    @staticmethod
+    def loss(eps, eps_pred):
+        return ((eps - eps_pred) ** 2).mean(axis=1).mean()
+
+
+@pytest.mark.parametrize("num_steps, beta_start, beta_end", [(1000, 1e-4, 0.02), (100, 1e-3, 0.2)])
+def test_schedule_q_sample_step_and_loss_match_the_published_code(num_steps, beta_start, beta_end):
+    ours = DDPMSchedule(num_steps, beta_start, beta_end)
+    published = _PublishedDDPM(np.linspace(beta_start, beta_end, num_steps, dtype=np.float64))
+    np.testing.assert_allclose(ours.alpha_bars.double().numpy(), published.alpha_bars, rtol=1e-5)
+    np.testing.assert_allclose(ours.posterior_variance.double().numpy(), published.variance, rtol=1e-4, atol=1e-9)
+    g = torch.Generator().manual_seed(21)
+    x0, noise, eps, z = (torch.randn(6, 5, generator=g) for _ in range(4))
+    t = torch.tensor([0, 1, num_steps // 3, num_steps // 2, num_steps - 2, num_steps - 1])
+    x_t = ours.q_sample(x0, t, noise)
+    np.testing.assert_allclose(x_t.double().numpy(), published.q_sample(x0.double().numpy(), t.numpy(),
+                                                                         noise.double().numpy()), atol=1e-5)
+    for step in t.tolist():
+        np.testing.assert_allclose(ours.step(eps, step, x_t, z).double().numpy(),
+                                   published.p_sample(eps.double().numpy(), step, x_t.double().numpy(),
+                                                      z.double().numpy()), atol=2e-4, rtol=1e-4)
+    torch.testing.assert_close(torch.tensor(published.loss(noise.double().numpy(), eps.double().numpy())),
+                               torch.nn.functional.mse_loss(eps, noise).double(), atol=1e-6, rtol=1e-6)
+
+
+# ---- the exercise's reference and its check ------------------------------------------------------------
+def test_training_loss_is_the_schedules_loss_and_passes_its_own_check():
+    schedule = DDPMSchedule(20, 1e-2, 0.3)
+    x0 = torch.randn(5, 4)
+    model = lambda x_t, t: 0.1 * x_t  # noqa: E731
+    torch.manual_seed(3)
+    got = training_loss(schedule, model, x0)
+    torch.manual_seed(3)
+    torch.testing.assert_close(got, schedule.loss(model, x0))
+    check_training_loss(training_loss)
+
+
+def _loss_with(factors=None, target="noise", reduce="mean", last=None):
+    """A training loss with one thing changed: the factors of x_0 and ε, the target, the reduction or the steps."""
+    def loss(schedule, eps_model, x0):
+        B, T = x0.shape[0], schedule.num_steps
+        t = torch.randint(0, T if last is None else last, (B,))
+        noise = torch.randn_like(x0)
+        ab = schedule.alpha_bars[t][:, None]
+        a, b = factors(ab) if factors else (ab.sqrt(), (1 - ab).sqrt())
+        x_t = a * x0 + b * noise
+        d = (eps_model(x_t, t) - {"noise": noise, "x0": x0}[target]) ** 2
+        return d.mean() if reduce == "mean" else d.sum()
+    return loss
+
+
+@pytest.mark.parametrize("wrong, match", [
+    (_loss_with(factors=lambda ab: (ab, 1 - ab)), "not distributed as q"),
+    (_loss_with(target="x0"), "mean squared error between the noise"),
+    (_loss_with(reduce="sum"), "mean squared error between the noise"),
+    (_loss_with(last=5), "must cover"),
+    (lambda schedule, eps_model, x0: schedule.loss(eps_model, x0).detach(), "no gradient"),
+    (lambda schedule, eps_model, x0: torch.tensor(1.0), "never called the network"),
+])
+def test_check_training_loss_rejects_each_wrong_loss(wrong, match):
+    with pytest.raises(ValueError, match=match):
+        check_training_loss(wrong)
