@@ -90,6 +90,8 @@ train_pairs = {(o.colour, o.shape) for scene in train_scenes.scenes for o in sce
 check_shape(train_scenes.images, (3000, 3, 32, 32), "training images")
 print(f"{len(train_scenes)} training and {len(test_scenes)} test scenes; {len(train_pairs)} of the 24 "
       f"colour-shape pairs occur in training; never: {sorted(set(PAIRS) - train_pairs)}")
+
+# %%
 fig = viz.show_images(train_scenes.images[:8], titles=[c.replace(" left of", "\nleft of").replace(" above", "\nabove")
                                                        for c in train_scenes.captions[:8]], ncols=8, size=1.2)
 plt.show()
@@ -1107,8 +1109,8 @@ plt.show()
 # %% [markdown]
 # Among all 24 prompts, some unseen images go to a *seen* combination. Subtracting a small $\gamma$ from the
 # seen prompts moves them back without costing the seen images anything; too large a $\gamma$ and seen images
-# start to be called unseen. This model is only mildly biased, so the gain is small; notebook 06b shows
-# models whose bias is large, and what the correction does there.
+# start to be called unseen. This model is only mildly biased, so the gain is small; notebook 06b shows a model
+# whose bias is large (an image encoder that learns shapes from colour images).
 #
 # ## Further reading
 #
