@@ -25,10 +25,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 __all__ = ["concat_features", "UnimodalClassifier", "EarlyFusion", "late_fusion", "LateFusion", "JointFusion",
-           "avdcnn_loss", "AVEnhancer", "magnitude_and_phase", "waveform_from", "griffin_lim", "N_FFT", "HOP"]
+           "joint_fusion_loss", "mouth_opening", "avdcnn_loss", "AVEnhancer", "magnitude_and_phase", "waveform_from",
+           "griffin_lim", "N_FFT", "HOP"]
 
 N_FFT, HOP = 256, 128  # STFT window (32 ms at 8 kHz) and hop (16 ms): F = 129 bins
 
@@ -166,12 +168,30 @@ class JointFusion(nn.Module):
         return self.g(self.z_joint(*xs))  # (B, classes)
 
 
+def joint_fusion_loss(encoders: Sequence[nn.Module], heads: Sequence[nn.Module], g: nn.Module,
+                      xs: Sequence[torch.Tensor], y: torch.Tensor) -> torch.Tensor:
+    """One loss that trains joint fusion the seminar's way: each f_i only by the loss from x_i.
+
+    ``encoders`` f_i (B, D_i) → (B, H_i), ``heads`` h_i (B, H_i) → scores of modality i alone, ``g`` the
+    joint head on z_joint = f_1(x_1) ⊕ … ⊕ f_n(x_n). Returns Σ_i CE(h_i(f_i(x_i)), y) + CE(g(z_joint), y),
+    with the features detached inside z_joint, so the fused loss trains g and never reaches an f_i.
+    Defined in notebook 05 (the reference of exercise 5.2).
+    """
+    if not (len(encoders) == len(heads) == len(xs)):
+        raise ValueError(f"need one encoder, one head and one input per modality, got {len(encoders)}, "
+                         f"{len(heads)} and {len(xs)}")
+    features = [f(x) for f, x in zip(encoders, xs)]  # n × (B, H_i)
+    own = sum(F.cross_entropy(h(z), y) for h, z in zip(heads, features))  # each f_i by its own modality's loss
+    z_joint = concat_features([z.detach() for z in features])  # (B, Σ H_i): no gradient back into any f_i
+    return own + F.cross_entropy(g(z_joint), y)
+
+
 def avdcnn_loss(Y_hat: torch.Tensor, Y: torch.Tensor, X_V_hat: torch.Tensor, X_V: torch.Tensor,
                 mu: float) -> torch.Tensor:
     """The AVDCNN loss ``1/K Σ_i (‖Ŷ_i − Y_i‖² + μ‖X̂_V,i − X_V,i‖²)`` over the K examples of a batch.
 
     Each squared norm sums over all the elements of one example (bins × frames, pixels). Defined in
-    notebook 05 (the reference of exercise 5.2).
+    notebook 05 (the reference of exercise 5.3).
     """
     for name, a, b in (("Y_hat", Y_hat, Y), ("X_V_hat", X_V_hat, X_V)):
         if not isinstance(a, torch.Tensor) or not isinstance(b, torch.Tensor) or a.shape != b.shape:
@@ -193,20 +213,26 @@ class AVEnhancer(nn.Module):
     at every frame; g_common: two convolutions over Z_joint = f_A(X_A) ⊕ f_V(X_V); g_A: a gain in (0, 1) per
     bin and frame that multiplies X_A; g_V: the time average of g_common's output, then a linear layer.
     ``use_image=False`` replaces X_V by zeros: the audio-only enhancer, with the same parameters.
+    ``per_frame=True`` takes a visual signal with one number per frame instead, X_V (B, T) (a mouth opening):
+    f_V is then a convolution over time, and g_V rebuilds X̂_V (B, T) frame by frame.
     Defined in notebook 05.
     """
 
     def __init__(self, n_freq: int = N_FFT // 2 + 1, image_size: int = 64, channels: int = 32, visual_size: int = 16,
-                 kernel_size: int = 5, use_image: bool = True):
+                 kernel_size: int = 5, use_image: bool = True, per_frame: bool = False):
         super().__init__()
-        self.use_image = use_image
+        self.use_image, self.per_frame = use_image, per_frame
         C, k = channels, kernel_size
         self.f_A = nn.Sequential(nn.Conv1d(n_freq, C, 3, padding=1), nn.ReLU())  # (B, C, T)
-        self.f_V = nn.Sequential(nn.Linear(image_size, visual_size), nn.ReLU())  # (B, C_V)
+        if per_frame:
+            self.f_V = nn.Sequential(nn.Conv1d(1, visual_size, 3, padding=1), nn.ReLU())  # (B, C_V, T)
+            self.g_V = nn.Conv1d(C, 1, 1)  # (B, 1, T)
+        else:
+            self.f_V = nn.Sequential(nn.Linear(image_size, visual_size), nn.ReLU())  # (B, C_V)
+            self.g_V = nn.Linear(C, image_size)  # (B, P)
         self.g_common = nn.Sequential(nn.Conv1d(C + visual_size, C, k, padding=k // 2), nn.ReLU(),
                                       nn.Conv1d(C, C, k, padding=k // 2), nn.ReLU())  # (B, C, T)
         self.g_A = nn.Conv1d(C, n_freq, 1)  # (B, F, T) gains before the sigmoid
-        self.g_V = nn.Linear(C, image_size)  # (B, P)
 
     def z_joint(self, X_A: torch.Tensor, X_V: torch.Tensor) -> torch.Tensor:
         if X_A.ndim != 3 or X_V.ndim != 2 or X_A.shape[0] != X_V.shape[0]:
@@ -214,14 +240,38 @@ class AVEnhancer(nn.Module):
         if not self.use_image:
             X_V = torch.zeros_like(X_V)  # the audio-only enhancer sees no image
         a = self.f_A(X_A)  # (B, C, T)
-        v = self.f_V(X_V)[:, :, None].expand(-1, -1, a.shape[2])  # (B, C_V, T): the same at every frame
+        if self.per_frame:
+            if X_V.shape[1] != a.shape[2]:
+                raise ValueError(f"a per-frame X_V must have one number per frame ({a.shape[2]}), got {X_V.shape[1]}")
+            v = self.f_V(X_V[:, None, :])  # (B, C_V, T): follows the frames
+        else:
+            v = self.f_V(X_V)[:, :, None].expand(-1, -1, a.shape[2])  # (B, C_V, T): the same at every frame
         return torch.cat([a, v], dim=1)  # (B, C + C_V, T): Z_joint = f_A(X_A) ⊕ f_V(X_V)
 
     def forward(self, X_A: torch.Tensor, X_V: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.g_common(self.z_joint(X_A, X_V))  # (B, C, T)
         Y_hat = torch.sigmoid(self.g_A(h)) * X_A  # (B, F, T): Ŷ = g_A∘g_common(Z_joint), a gain on X_A
-        X_V_hat = self.g_V(h.mean(dim=2))  # (B, P): X̂_V = g_V∘g_common(Z_joint)
+        if self.per_frame:
+            X_V_hat = self.g_V(h)[:, 0]  # (B, T): X̂_V = g_V∘g_common(Z_joint), frame by frame
+        else:
+            X_V_hat = self.g_V(h.mean(dim=2))  # (B, P): X̂_V = g_V∘g_common(Z_joint)
         return Y_hat, X_V_hat
+
+
+def mouth_opening(clean_magnitude: torch.Tensor, smooth: int = 5) -> torch.Tensor:
+    """A stand-in for lip movements: how wide the mouth is open in each frame, from the clean speech.
+
+    The frame energies of the clean magnitudes (B, F, T), in dB, clipped to the 40 dB below each utterance's
+    loudest frame, mapped to [0, 1] and smoothed over ``smooth`` frames (lips move more slowly than sound).
+    It carries when the target speaker talks and how loudly, not which word. Returns (B, T). Defined in
+    notebook 05.
+    """
+    if clean_magnitude.ndim != 3:
+        raise ValueError(f"clean_magnitude must be (B, F, T), got {tuple(clean_magnitude.shape)}")
+    level = 10 * torch.log10(clean_magnitude.pow(2).sum(dim=1) + 1e-10)  # (B, T) dB per frame
+    level = level - level.amax(dim=1, keepdim=True)  # 0 dB at the loudest frame
+    opening = (level.clamp(min=-40.0) + 40.0) / 40.0  # (B, T) in [0, 1]
+    return F.avg_pool1d(opening[:, None], smooth, 1, smooth // 2, count_include_pad=False)[:, 0]  # (B, T)
 
 
 def _window(n_fft: int, device) -> torch.Tensor:

@@ -110,3 +110,76 @@ def test_q05_avdcnn_loss_unfinished_answer_is_called_unfinished_by_every_test():
     for test in Q_LOSS.values():
         message = feedback(test, avdcnn_loss=lambda *args: None)
         assert "not done yet" in message or "Replace the `...`" in message, message
+
+
+# ---- q05_joint_fusion_loss -----------------------------------------------------------------------
+
+Q_JOINT = exercise_tests("05_fusion", "q05_joint_fusion_loss")
+
+
+def _parts(encoders, heads, g, xs, y, detach=True):
+    features = [f(x) for f, x in zip(encoders, xs)]
+    own = sum(F.cross_entropy(h(z), y) for h, z in zip(heads, features))
+    z_joint = torch.cat([z.detach() if detach else z for z in features], dim=1)
+    return own, F.cross_entropy(g(z_joint), y)
+
+
+def _joint_by_hooks(encoders, heads, g, xs, y):
+    """A correct answer written another way: the features enter z_joint through a no-grad copy."""
+    features = [f(x) for f, x in zip(encoders, xs)]
+    with torch.no_grad():
+        z_joint = torch.cat([z.clone() for z in features], dim=1)
+    return sum(F.cross_entropy(h(z), y) for h, z in zip(heads, features)) + F.cross_entropy(g(z_joint), y)
+
+
+def _frozen_everything(encoders, heads, g, xs, y):
+    with torch.no_grad():
+        features = [f(x) for f, x in zip(encoders, xs)]
+    own = sum(F.cross_entropy(h(z), y) for h, z in zip(heads, features))
+    return own + F.cross_entropy(g(torch.cat(features, dim=1)), y)
+
+
+def _detached_prediction(encoders, heads, g, xs, y):
+    own, _ = _parts(encoders, heads, g, xs, y)
+    features = [f(x).detach() for f, x in zip(encoders, xs)]
+    return own + F.cross_entropy(g(torch.cat(features, dim=1)).detach(), y)
+
+
+JOINT_MISTAKES = [
+    (lambda *a: None, "not done yet"),
+    (lambda *a: sum(_parts(*a, detach=False)), "reaches the encoders, as in end-to-end training"),
+    (lambda *a: _parts(*a)[1], "you returned only the loss of ŷ"),
+    (lambda *a: _parts(*a, detach=False)[1], "you returned only the loss of ŷ"),
+    (lambda *a: _parts(*a)[0], "you left out the loss of ŷ"),
+    (lambda *a: sum(_parts(*a)) / 3, "you averaged the three losses"),
+    (_frozen_everything, "f_1 gets no gradient"),
+    (_detached_prediction, "g gets no gradient"),
+    (lambda *a: sum(_parts(*a)).item(), "must be a scalar torch tensor"),
+    (lambda *a: sum(_parts(*a)).detach(), "carries no gradient"),
+]
+
+
+@pytest.mark.parametrize("answer", [fusion.joint_fusion_loss, _joint_by_hooks])
+def test_q05_joint_fusion_loss_passes_correct_answers(answer):
+    assert all(feedback(test, joint_fusion_loss=answer) == "" for test in Q_JOINT.values())
+
+
+@pytest.mark.parametrize("wrong, diagnosis", JOINT_MISTAKES)
+def test_q05_joint_fusion_loss_names_each_known_mistake(wrong, diagnosis):
+    assert diagnosis in feedback(Q_JOINT["test_joint_fusion_loss_on_two_modalities"], joint_fusion_loss=wrong)
+
+
+def test_q05_joint_fusion_loss_hidden_test_catches_an_answer_that_only_handles_two_modalities():
+    def two_only(encoders, heads, g, xs, y):
+        features = [f(x) for f, x in zip(encoders, xs)]
+        own = F.cross_entropy(heads[0](features[0]), y) + F.cross_entropy(heads[1](features[1]), y)
+        return own + F.cross_entropy(g(torch.cat([z.detach() for z in features], dim=1)), y)
+
+    assert feedback(Q_JOINT["test_joint_fusion_loss_on_two_modalities"], joint_fusion_loss=two_only) == ""
+    assert feedback(Q_JOINT["test_joint_fusion_loss_on_three_modalities"], joint_fusion_loss=two_only) != ""
+
+
+def test_q05_joint_fusion_loss_unfinished_answer_is_called_unfinished_by_every_test():
+    for test in Q_JOINT.values():
+        message = feedback(test, joint_fusion_loss=lambda *args: None)
+        assert "not done yet" in message or "Replace the `...`" in message or "NoneType" in message, message

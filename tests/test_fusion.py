@@ -227,3 +227,40 @@ def test_griffin_lim_brings_the_magnitude_closer_with_more_iterations(g):
 def test_griffin_lim_rejects_bad_settings(kwargs, words):
     with pytest.raises(ValueError, match=words):
         fusion.griffin_lim(torch.ones(1, 129, 5), 512, **kwargs)
+
+
+# ---- joint fusion by the seminar's rule, and the timing-only visual stream -----------------------------------
+def test_joint_fusion_loss_trains_each_encoder_by_its_own_loss_only(g):
+    torch.manual_seed(0)
+    encoders = [torch.nn.Linear(3, 4), torch.nn.Linear(5, 4)]
+    heads = [torch.nn.Linear(4, 3), torch.nn.Linear(4, 3)]
+    head = torch.nn.Linear(8, 3)
+    xs, y = [torch.randn(6, 3, generator=g), torch.randn(6, 5, generator=g)], torch.tensor([0, 1, 2, 0, 1, 2])
+    loss = fusion.joint_fusion_loss(encoders, heads, head, xs, y)
+    own = F.cross_entropy(heads[0](encoders[0](xs[0])), y)
+    fused = F.cross_entropy(head(torch.cat([e(x) for e, x in zip(encoders, xs)], 1)), y)
+    grad, = torch.autograd.grad(loss, encoders[0].weight, retain_graph=True)
+    torch.testing.assert_close(grad, torch.autograd.grad(own, encoders[0].weight)[0])
+    torch.testing.assert_close(torch.autograd.grad(loss, head.weight)[0], torch.autograd.grad(fused, head.weight)[0])
+
+
+def test_joint_fusion_loss_needs_one_encoder_head_and_input_per_modality():
+    with pytest.raises(ValueError, match="one encoder, one head and one input"):
+        fusion.joint_fusion_loss([torch.nn.Linear(2, 2)], [], torch.nn.Linear(2, 2), [torch.zeros(1, 2)],
+                                 torch.zeros(1, dtype=torch.long))
+
+
+def test_mouth_opening_is_in_zero_one_and_follows_the_loudness():
+    magnitude = torch.full((2, 5, 20), 1e-3)
+    magnitude[:, :, 6:14] = 1.0  # loud frames in the middle
+    opening = fusion.mouth_opening(magnitude)
+    assert opening.shape == (2, 20) and opening.min() >= 0 and opening.max() <= 1
+    assert opening[0, 10] > 0.9 and opening[0, 0] < 0.1
+
+
+def test_av_enhancer_with_a_per_frame_visual_signal_keeps_the_shapes():
+    model = fusion.AVEnhancer(n_freq=9, channels=4, visual_size=3, per_frame=True)
+    Y_hat, X_V_hat = model(torch.rand(2, 9, 7), torch.rand(2, 7))
+    assert Y_hat.shape == (2, 9, 7) and X_V_hat.shape == (2, 7)
+    with pytest.raises(ValueError, match="one number per frame"):
+        model(torch.rand(2, 9, 7), torch.rand(2, 6))
