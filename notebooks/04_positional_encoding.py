@@ -513,9 +513,9 @@ for j, ax in enumerate(axes):
     points = pe[:13, 2 * j:2 * j + 2]  # (13, 2): (sin, cos) of pair j
     ax.add_patch(plt.Circle((0, 0), 1, fill=False, color="lightgray"))
     dots = ax.scatter(points[:, 0], points[:, 1], c=range(13), cmap="viridis", s=25, zorder=3)
-    for a, b in zip(points[:-1], points[1:]):
-        ax.annotate("", xy=(float(b[0]), float(b[1])), xytext=(float(a[0]), float(a[1])),
-                    arrowprops=dict(arrowstyle="->", color="tab:gray", lw=0.8))
+    steps = points[1:] - points[:-1]  # (12, 2): one arrow from each position to the next
+    ax.quiver(points[:-1, 0], points[:-1, 1], steps[:, 0], steps[:, 1], angles="xy", scale_units="xy", scale=1,
+              color="tab:gray", width=0.006)
     ax.set(xlim=(-1.2, 1.2), ylim=(-1.2, 1.2), aspect="equal", xlabel=f"PE(pos, {2 * j}) = sin",
            title=f"pair j = {j}: {math.degrees(float(omega[2 * j])):.0f}° per position")
     ax.set_ylabel(f"PE(pos, {2 * j + 1}) = cos")
