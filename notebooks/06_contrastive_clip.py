@@ -612,6 +612,8 @@ print(f"published formulation {published:.5f}, your clip_loss {yours:.5f}: they 
 #   vectors (an additive path that composes words that never met in training);
 # - **the temperature** is a parameter: we learn $\log \tau$ (so $\tau$ stays positive), starting at
 #   $\tau = 0.07$ and kept above 0.01, as CLIP does.
+#
+# We train it once (seed 0); every section below measures this one model.
 
 # %%
 EMBED = 64  # D, the size of the joint space
