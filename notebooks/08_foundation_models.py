@@ -925,7 +925,7 @@ assert all(np.mean([hard_wins["itm", s][k] for s in SEEDS]) < max(hard_wins["non
 #
 # **The seminar's conclusion.** The seminar (joint fusion, AVDCNN, CLIP) ends with three comments: joint fusion
 # both extracts features from each modality and learns their interactions; multimodal learning lets models train
-# without labelled data, as every objective here did; and these methods apply to harmful-content filtering, human
+# without labelled data, as every objective here did; and these methods apply to harmful word filtering, human
 # behaviour recognition, data augmentation and noise reduction (notebook 05's speech enhancement is one).
 #
 # ## Take-aways
