@@ -113,8 +113,8 @@ def clip_dual_encoder(n: int = 4):
 
 def diffusion_chains():
     """x_0 → x_1 → … → x_T by the fixed forward process q, and back by the learned reverse process p_θ."""
-    fig, ax = plt.subplots(figsize=(11, 3.4))
-    _frame(ax, (-0.8, 10.8), (-1.4, 1.9), "the forward chain adds noise; the reverse chain is learned")
+    fig, ax = plt.subplots(figsize=(11, 2.4))
+    _frame(ax, (-0.8, 10.8), (-0.9, 1.4), "the forward chain adds noise; the reverse chain is learned")
     names = ["$x_0$\ndata", "$x_1$", r"$\cdots$", "$x_{t-1}$", "$x_t$", r"$\cdots$", "$x_T$\nnoise"]
     xs = np.linspace(0, 10, len(names))
     for x, name in zip(xs, names):
