@@ -385,6 +385,13 @@ def test_masked_patch_loss_on_a_small_batch(masked_patch_loss):
                     "you summed the squared errors over the P pixels: average them (1/P ‖x̂ − x‖²)")
     not_the_mistake(loss, (predicted - patches).abs().mean(-1)[hidden].mean(), what,
                     "that is the absolute error: square the differences")
+    per_image = (error.mean(-1) * hidden).sum(1) / hidden.sum(1)  # (B,): each image's own mean
+    not_the_mistake(loss, per_image.mean(), what,
+                    "you averaged within each image, then over the images: a patch of an image with one hidden "
+                    "patch then weighs twice as much as one of an image with two. Average over all hidden patches "
+                    "of the batch at once")
+    not_the_mistake(loss, (error.mean(-1) * hidden).sum() / B, what,
+                    "you divided by the number of images B: divide by the number of hidden patches")
     close(loss, error.mean(-1)[hidden].mean(), what)
 
 

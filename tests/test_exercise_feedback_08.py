@@ -75,6 +75,10 @@ def test_q08_masked_patch_loss_passes_a_correct_answer():
     (lambda x_hat, x, hidden: (x_hat - x).pow(2).sum(-1)[hidden].mean(), "summed the squared errors"),
     (lambda x_hat, x, hidden: (x_hat - x).abs().mean(-1)[hidden].mean(), "absolute error"),
     (lambda x_hat, x, hidden: float((x_hat - x).pow(2).mean(-1)[hidden].mean()), "0-dimensional tensor"),
+    (lambda x_hat, x, hidden: ((x_hat - x).pow(2).mean(-1) * hidden).sum(1).div(hidden.sum(1)).mean(),
+     "averaged within each image, then over the images"),
+    (lambda x_hat, x, hidden: ((x_hat - x).pow(2).mean(-1) * hidden).sum() / x.shape[0],
+     "divided by the number of images B"),
 ])
 def test_q08_masked_patch_loss_names_each_known_mistake(wrong, diagnosis):
     test = Q["q08_masked_patch_loss"]["test_masked_patch_loss_on_a_small_batch"]
