@@ -785,8 +785,8 @@ encoder_block_used = student_or_reference(encoder_block, post_norm_encoder_block
                                           "encoder_block")
 
 # %% [markdown]
-# **The whole block against PyTorch**, on the 7 tokens of `source`. (PyTorch's layer runs in training mode, its
-# plain code path; with dropout 0 that changes nothing else.)
+# **The whole block against PyTorch**, on the 7 tokens of `source`. (We call PyTorch's layer in training mode
+# so that it computes exactly the formulas above; with dropout 0, training mode changes nothing else.)
 
 # %%
 with torch.no_grad():
@@ -969,8 +969,11 @@ def best_guess_without_positions(scene, question):
 
 guess_ceiling = sum(best_guess_without_positions(scenes_test.scenes[int(s)], q)
                     for s, q in zip(vqa_test.scene_index, vqa_test.questions)) / len(vqa_test)
-print(f"best score of a guess between the two other objects: {guess_ceiling:.3f}; "
-      f"the model without positions: {spatial_accuracy['none']:.3f}")
+chance_spread = (sum(p * (1 - p) for p in (best_guess_without_positions(scenes_test.scenes[int(s)], q)
+                                          for s, q in zip(vqa_test.scene_index, vqa_test.questions))) ** 0.5
+                 / len(vqa_test))
+print(f"expected score of guessing between the two other objects: {guess_ceiling:.3f} ± {chance_spread:.3f} "
+      f"(chance spread over {len(vqa_test)} questions); the model without positions: {spatial_accuracy['none']:.3f}")
 
 shuffle = torch.randperm(9, generator=generator)
 shuffled_patches = test_tensors[0][:, shuffle]  # (M, 9, 192): the same patches, in another order

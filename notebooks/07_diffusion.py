@@ -189,7 +189,7 @@ for name, s in compared.items():
 
 # %% [markdown]
 # The stretched schedule ends in practically pure noise ($\bar\alpha_T \approx 2 \cdot 10^{-5}$) with Ho et al.'s SNR
-# at half-way; the unstretched one would stop at $\bar\alpha_T \approx 0.36$, a third of the signal still in $x_T$.
+# at half-way; the unstretched one would stop at $\bar\alpha_T \approx 0.36$, so $x_T$ would still be $0.6\,x_0$ plus noise.
 # (Going further compares the cosine schedule and lets you watch $x_t$ fade.)
 #
 # %% [markdown]
@@ -540,8 +540,8 @@ plt.show()
 
 # %% [markdown]
 # At $t = 30$ the points are still almost a Gaussian cloud ($\bar\alpha_{30} \approx 0.4$: the arms are closer
-# together than the noise is wide); at $t = 10$ a blurred spiral appears, and the last ten steps pull the points onto
-# it. Each trajectory is a random walk (fresh noise $\sigma_t z$ at every step) whose drift $\mu_\theta$ wins in the
+# together than the noise is wide); at $t = 10$ a blurred spiral appears, and the last ten steps pull the points close to
+# it, though not yet onto it. Each trajectory is a random walk (fresh noise $\sigma_t z$ at every step) whose drift $\mu_\theta$ wins in the
 # end (dot). The distances printed above say the same in numbers.
 #
 # ## 6 · A judge that has only seen real digits
@@ -625,7 +625,8 @@ print(f"{sum(p.numel() for p in digit_model.parameters()):,} parameters; "
 # distinguishes the prompt from no prompt. Why this works: the noise prediction is a scaled score,
 # $\epsilon \propto -\nabla_{x_t} \log p(x_t)$, so by Bayes' rule $\epsilon_{cond} - \epsilon_{uncond} \propto -\nabla_{x_t} \log p(c \mid x_t)$,
 # the gradient of an *implicit classifier* that the two predictions form together, with no separate classifier to
-# train. The price: larger $s$ gives more typical, less varied images.
+# train. The price, known from the guidance literature and only looked at (not measured) in this notebook's
+# Going further: larger $s$ gives more typical, less varied images.
 
 # %% [raw]
 # # BEGIN QUESTION
@@ -719,8 +720,8 @@ guided_eps_used = student_or_reference(guided_eps, classifier_free_guidance,
 # network twice on each $x_t$, with the prompts and with $\varnothing$, and combines the two with your `guided_eps`.
 #
 # **Guided sampling, measured.** For each prompt "the digit zero" … "the digit nine" we draw samples at guidance
-# scales $s = 0, \dots, 6$ (50 per prompt at $s = 3$ and 30 at $s = 1$, the two scales we report; 10 elsewhere, for
-# the widget) and let the judge say which digit each shows. At $s = 0$ (prompt ignored) it can only be right about 10 %
+# scales $s = 0, \dots, 6$ (for this pixel model, 50 per prompt at $s = 3$ and 30 at $s = 1$, the two scales we report; 10 elsewhere,
+# for the widget) and let the judge say which digit each shows. At $s = 0$ (prompt ignored) it can only be right about 10 %
 # of the time.
 
 # %%
@@ -795,8 +796,8 @@ plt.show()
 
 # %% [markdown]
 # Each row shows the digit its prompt names, in several styles, next to a real one. The accuracies printed above
-# tell how much guidance adds: the plain conditional model ($s = 1$) is read as the asked-for digit far less often
-# than at $s = 3$. (Going further shows what guidance does to one prediction, and that samples are not copies.)
+# tell how much guidance adds to this trained model (one training run; the samples at both scales come from the
+# same network): the plain conditional model ($s = 1$) is read as the asked-for digit far less often than at $s = 3$. (Going further shows what guidance does to one prediction, and that samples are not copies.)
 
 # %% [markdown]
 # ## 9 · Latent diffusion: diffuse a compressed image, conditioned by cross-attention
@@ -955,7 +956,8 @@ plt.show()
 #   $T$ reverse steps to fresh noise.
 # - Conditioning on another modality is a second input to the denoiser, $\epsilon_\theta(x_t, t, x_{other})$.
 # - Condition dropout trains the conditional and unconditional model in one network; classifier-free guidance,
-#   $\tilde\epsilon = \epsilon_{uncond} + s(\epsilon_{cond} - \epsilon_{uncond})$, trades variety for faithfulness to the prompt.
+#   $\tilde\epsilon = \epsilon_{uncond} + s(\epsilon_{cond} - \epsilon_{uncond})$, makes samples follow the prompt (the
+#   judge's accuracy at $s = 3$ against $s = 1$), at a cost in variety that the guidance literature reports.
 # - Latent diffusion runs the same process on $z_0 = f^E(x_0)$ and decodes the result; its transformer denoiser reads
 #   the prompt through cross-attention, from latent cells (queries) to words (keys and values).
 # - A generator is measured by someone else: a judge trained only on real data.
@@ -1091,7 +1093,7 @@ print("digits the judge sees among them:", sorted(set(unconditional_labels.tolis
 # %% [markdown]
 # These are the weakest samples of the notebook: many are blurred, ambiguous shapes (the judge often calls them an
 # eight, the digit with the most ink), and the ten digits are far from equally frequent. The unconditional model
-# trained on only a fifth of the batches, and it must cover all ten digits at once, with no hint of which one to
+# saw the empty prompt in only a fifth of each batch, and it must cover all ten digits at once, with no hint of which one to
 # draw. A prompt gives that hint, and guidance makes the model follow it.
 
 # %% [markdown]
@@ -1139,8 +1141,8 @@ print(f"distance to the nearest training image (median): guided samples {sample_
 
 # %% [markdown]
 # No sample is a copy (a copy would be at distance about 0). The samples are somewhat *farther* from the training
-# images than new real handwriting is, mostly because of the faint grey speckle left in their backgrounds, where real
-# digits are clean white: a larger network, trained longer, would close that gap.
+# images than new real handwriting is; their backgrounds keep a faint grey speckle where real digits are clean
+# white.
 
 # %% [markdown]
 # ### Where do the latent cells look?
