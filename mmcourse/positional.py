@@ -59,13 +59,7 @@ def sinusoidal_encoding(num_positions: int, dim: int, base: float = 10000.0,
     Computed in float64 and returned as ``dtype``.
     """
     P = _size(num_positions, "num_positions")
-    pos = torch.arange(P, dtype=torch.float64).unsqueeze(1)  # (P, 1)
-    # angle = pos / 10000^(i/d) (even i) or pos / 10000^((i−1)/d) (odd i)
-    angle = pos * frequencies(dim, base)  # (P, d)
-    even = torch.arange(dim) % 2 == 0  # (d,)
-    # PE(pos, i) = sin(angle) if i is even, else cos(angle)
-    pe = torch.where(even, torch.sin(angle), torch.cos(angle))  # (P, d)
-    return pe.to(dtype)
+    return sinusoidal_encoding_at(torch.arange(P, dtype=torch.float64), dim, base, dtype)  # (P, d)
 
 
 def sinusoidal_encoding_at(positions, dim: int, base: float = 10000.0,
@@ -79,8 +73,10 @@ def sinusoidal_encoding_at(positions, dim: int, base: float = 10000.0,
     pos = torch.as_tensor(positions, dtype=torch.float64)
     if pos.ndim != 1:
         raise ValueError(f"positions must be a 1-D sequence of numbers, got shape {tuple(pos.shape)}")
+    # angle = pos / 10000^(i/d) (even i) or pos / 10000^((i−1)/d) (odd i)
     angle = pos[:, None] * frequencies(d, base)  # (N, d)
     even = torch.arange(d) % 2 == 0  # (d,)
+    # PE(pos, i) = sin(angle) if i is even, else cos(angle)
     return torch.where(even, torch.sin(angle), torch.cos(angle)).to(dtype)  # (N, d)
 
 

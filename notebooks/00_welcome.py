@@ -52,7 +52,6 @@
 import warnings
 
 import matplotlib.pyplot as plt
-import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn.neighbors import NearestCentroid

@@ -52,7 +52,7 @@ from matplotlib.patches import Rectangle
 
 import mmcourse
 from mmcourse import check_shape, pretraining, widgets
-from mmcourse.contrastive import clip_loss, recall_at_k, similarity_matrix
+from mmcourse.contrastive import recall_at_k, similarity_matrix
 from mmcourse.data.scenes import COLOURS, SHAPES, SceneConfig, make_scenes
 from mmcourse.exercises import close, student_or_reference
 from mmcourse.multimodal import patchify
