@@ -8,7 +8,8 @@ import pytest
 import torch
 import torchaudio
 
-from mmcourse.data.speech import SpokenDigits, data_dir, load_spoken_digits, log_mel_spectrogram, pad_or_trim
+from mmcourse.data.speech import (SpokenDigits, data_dir, load_spoken_digits, log_mel_spectrogram, pad_or_trim,
+                                  select_speakers, split_by_speaker)
 
 BUNDLED = Path(__file__).resolve().parents[1] / "data" / "spoken_digits"
 
@@ -90,8 +91,23 @@ def test_data_dir_follows_the_environment_variable(monkeypatch, tmp_path):
 def test_bad_source_is_rejected_by_name():
     with pytest.raises(ValueError, match="source"):
         load_spoken_digits("youtube")
-    with pytest.raises(ValueError, match="download"):
-        load_spoken_digits("bundled", download="yes")
+    with pytest.raises(ValueError, match="root"):
+        load_spoken_digits("bundled", root=3)
+    with pytest.raises(TypeError, match="download"):  # nothing downloads: FSDD ships with the course
+        load_spoken_digits("fsdd", download=True)
+
+
+def test_speakers_argument_keeps_those_voices_and_names_unknown_ones():
+    two = load_spoken_digits("bundled", speakers=["en-us", "en-gb"])
+    assert len(two) == 100 and set(two.speakers) == {"en-us", "en-gb"}
+    with pytest.raises(ValueError, match="speakers must name speakers of the data.*'klingon'"):
+        load_spoken_digits(speakers=["klingon"])
+
+
+def test_split_by_speaker_holds_out_synthetic_voices(bundled):
+    train, test = split_by_speaker(bundled, ["en-029", "en-gb-scotland"])
+    assert (len(train), len(test)) == (500, 100) and not set(train.speakers) & set(test.speakers)
+    assert select_speakers(bundled, "en-029").speakers == ["en-029"] * 50
 
 
 def test_pad_or_trim_cuts_long_and_zero_pads_short_waveforms():

@@ -6,15 +6,19 @@ and who spoke):
 - ``"bundled"`` (default, offline): 600 utterances of "zero" … "nine" made by the project with the
   ``espeak-ng`` synthesiser, 12 voices × 5 speed/pitch settings per digit, stored as 16-bit FLAC in
   ``data/spoken_digits/`` (see ``data/README.md`` and ``scripts/make_spoken_digits.py``);
-- ``"fsdd"`` (opt-in): the real Free Spoken Digit Dataset, downloaded once on request and checked
-  against a SHA-256 manifest (``mmcourse.data.fsdd``).
+- ``"fsdd"`` (offline too): the real Free Spoken Digit Dataset v1.0.10, 3,000 recordings of 6 human
+  speakers, bundled as FLAC in ``data/fsdd/`` and checked against its SHA-256 manifest
+  (``mmcourse.data.fsdd``; CC BY-SA 4.0, credit in ``data/fsdd/LICENSE.md``).
+
+``select_speakers`` keeps some speakers and ``split_by_speaker`` holds whole speakers out, so a
+model can be tested on voices it never heard.
 
 A network needs fixed-size inputs, so ``pad_or_trim`` cuts or zero-pads every waveform to one
 length ``L``, and ``log_mel_spectrogram`` turns ``(N, L)`` waveforms into ``(N, n_mels, frames)``
 log-mel spectrograms: short-time Fourier power, pooled by triangular filters equally spaced on
 the mel scale, then ``log(· + eps)``, the time–frequency "image" of a sound.
 
-Defined in notebook 01 (modalities); used in notebooks 02 and 05.
+Defined in notebook 01 (modalities); used in notebooks 02, 03 and 05.
 Sources: espeak-ng (https://github.com/espeak-ng/espeak-ng); Z. Jackson et al., Free Spoken Digit
 Dataset (CC BY-SA 4.0); ``torchaudio.transforms.MelSpectrogram``.
 """
@@ -23,6 +27,8 @@ from __future__ import annotations
 import csv
 import numbers
 import os
+import sys
+import sysconfig
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -30,7 +36,8 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["SpokenDigits", "data_dir", "load_spoken_digits", "pad_or_trim", "log_mel_spectrogram"]
+__all__ = ["SpokenDigits", "data_dir", "load_spoken_digits", "select_speakers", "split_by_speaker", "pad_or_trim",
+           "log_mel_spectrogram"]
 
 SAMPLE_RATE = 8000
 SOURCES = ("bundled", "fsdd")
@@ -89,13 +96,24 @@ class SpokenDigits:
 
 
 def data_dir() -> Path:
-    """The project's ``data/`` folder: ``$MMCOURSE_DATA_DIR`` if set, else the one beside the package."""
+    """The project's ``data/`` folder: ``$MMCOURSE_DATA_DIR`` if set, else the one beside the package.
+
+    A non-editable install (``pip install .``) has no folder beside the package; its wheel puts
+    ``data/`` in ``<prefix>/share/mmcourse/data`` (``data-files`` in ``pyproject.toml``), used then.
+    """
     override = os.environ.get("MMCOURSE_DATA_DIR")
     if override:
         return Path(override).expanduser()
     import mmcourse
 
-    return Path(mmcourse.__file__).resolve().parents[1] / "data"
+    beside = Path(mmcourse.__file__).resolve().parents[1] / "data"
+    if beside.is_dir():
+        return beside
+    for prefix in (sysconfig.get_path("data"), sys.prefix):
+        installed = Path(prefix) / "share" / "mmcourse" / "data"
+        if installed.is_dir():
+            return installed
+    return beside
 
 
 @lru_cache(maxsize=4)
@@ -127,33 +145,70 @@ def _read_bundled(folder: str) -> tuple[tuple[torch.Tensor, ...], tuple[int, ...
     return tuple(waves), tuple(labels), tuple(voices), tuple(files)
 
 
-def load_spoken_digits(source: str = "bundled", root=None, download: bool = False) -> SpokenDigits:
-    """Load spoken digits from ``source``: ``"bundled"`` (offline, espeak-ng) or ``"fsdd"`` (real speech).
+def load_spoken_digits(source: str = "bundled", root=None, speakers=None) -> SpokenDigits:
+    """Load spoken digits from ``source``: ``"bundled"`` (espeak-ng) or ``"fsdd"`` (real speech); both offline.
 
     Defined in notebook 01. ``root`` is the folder to read: for ``"bundled"`` the folder holding
-    ``index.csv`` (default ``data_dir() / "spoken_digits"``), for ``"fsdd"`` the download cache
-    (default ``mmcourse.data.fsdd.cache_dir()``). ``download=True`` lets ``"fsdd"`` fetch the
-    dataset once (the only use of the network in the course).
+    ``index.csv`` (default ``data_dir() / "spoken_digits"``), for ``"fsdd"`` the folder holding the
+    FLAC files and their manifest (default ``data_dir() / "fsdd"``). ``speakers`` (a list of names:
+    espeak-ng voices or FSDD speakers) keeps only those speakers. Nothing is downloaded.
     """
     if source not in SOURCES:
         raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
-    if not isinstance(download, bool):
-        raise ValueError(f"download must be True or False, got {download!r}")
     if root is not None and not isinstance(root, (str, os.PathLike)):
         raise ValueError(f"root must be None or a folder path, got {type(root).__name__}")
     if source == "fsdd":
         from mmcourse.data.fsdd import load_fsdd
 
-        return load_fsdd(cache=root, download=download)
+        return load_fsdd(root=root, speakers=speakers)
     folder = Path(root) if root is not None else data_dir() / "spoken_digits"
     waves, labels, voices, files = _read_bundled(str(folder.expanduser().resolve()))
-    return SpokenDigits(
+    data = SpokenDigits(
         waveforms=[w.clone() for w in waves],
         labels=torch.tensor(labels, dtype=torch.int64),
         speakers=list(voices),
         sample_rate=SAMPLE_RATE,
         files=list(files),
     )
+    return data if speakers is None else select_speakers(data, speakers)
+
+
+def _speaker_names(data, names, argument: str) -> tuple[str, ...]:
+    """``names`` (one name or a non-empty list of names) checked against the speakers of ``data``."""
+    if not isinstance(data, SpokenDigits):
+        raise ValueError(f"data must be a SpokenDigits, got {type(data).__name__}")
+    if isinstance(names, str):
+        names = (names,)
+    if not isinstance(names, (Sequence, set, frozenset)) or not names or not all(isinstance(n, str) for n in names):
+        raise ValueError(f"{argument} must be a speaker name or a non-empty list of names, got {names!r}")
+    known = sorted(set(data.speakers))
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ValueError(f"{argument} must name speakers of the data ({', '.join(known)}), got {unknown[0]!r}")
+    return tuple(names)
+
+
+def select_speakers(data: SpokenDigits, speakers) -> SpokenDigits:
+    """The utterances of ``data`` spoken by ``speakers`` (a name or a list of names), in their order in ``data``.
+
+    Defined in notebook 03.
+    """
+    chosen = set(_speaker_names(data, speakers, "speakers"))
+    return data.subset(torch.tensor([s in chosen for s in data.speakers], dtype=torch.bool))
+
+
+def split_by_speaker(data: SpokenDigits, test_speakers) -> tuple[SpokenDigits, SpokenDigits]:
+    """``(train, test)``: ``test`` holds every utterance of ``test_speakers``, ``train`` all the others.
+
+    Defined in notebook 03. No voice is in both halves, so the test measures how a model fares on
+    speakers it never heard (for FSDD: train on four speakers, test on the other two).
+    """
+    held_out = set(_speaker_names(data, test_speakers, "test_speakers"))
+    if held_out >= set(data.speakers):
+        raise ValueError(f"test_speakers must leave at least one speaker for training, got all of "
+                         f"{sorted(held_out)}")
+    test = torch.tensor([s in held_out for s in data.speakers], dtype=torch.bool)  # (N,)
+    return data.subset(~test), data.subset(test)
 
 
 def pad_or_trim(waveforms, length: int) -> torch.Tensor:
