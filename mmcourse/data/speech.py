@@ -107,7 +107,7 @@ def data_dir() -> Path:
     import mmcourse
 
     beside = Path(mmcourse.__file__).resolve().parents[1] / "data"
-    if beside.is_dir():
+    if (beside / "spoken_digits").is_dir() or (beside / "fsdd").is_dir():  # a checkout (or editable install)
         return beside
     for prefix in (sysconfig.get_path("data"), sys.prefix):
         installed = Path(prefix) / "share" / "mmcourse" / "data"
