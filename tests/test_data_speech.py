@@ -152,3 +152,18 @@ def test_bad_spectrogram_settings_are_rejected_by_name(kwargs, name):
 def test_spectrogram_of_a_non_tensor_is_rejected_by_name():
     with pytest.raises(ValueError, match="waveforms"):
         log_mel_spectrogram("audio")
+
+
+def test_data_dir_of_a_wheel_install_is_prefix_share_mmcourse_data(monkeypatch, tmp_path):
+    import sysconfig
+
+    import mmcourse
+
+    monkeypatch.delenv("MMCOURSE_DATA_DIR", raising=False)
+    (tmp_path / "site-packages" / "mmcourse").mkdir(parents=True)
+    (tmp_path / "site-packages" / "data").mkdir()  # some other package's folder, not the course's
+    installed = tmp_path / "prefix" / "share" / "mmcourse" / "data"
+    (installed / "fsdd").mkdir(parents=True)
+    monkeypatch.setattr(mmcourse, "__file__", str(tmp_path / "site-packages" / "mmcourse" / "__init__.py"))
+    monkeypatch.setattr(sysconfig, "get_path", lambda name: str(tmp_path / "prefix"))
+    assert data_dir() == installed
