@@ -11,6 +11,7 @@ Defined in notebook 00 (welcome, "Training on CPU or GPU"); used by every notebo
 """
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -36,6 +37,9 @@ def show_progress(progress: bool | None = None) -> bool:
     return os.environ.get(PROGRESS_ENV, "1").strip() != "0"
 
 
+SCHEDULES = ("constant", "cosine")  # how the learning rate moves over training
+
+
 @dataclass
 class TrainConfig:
     """Settings of ``train``; the defaults train a small model on a laptop in seconds."""
@@ -47,6 +51,7 @@ class TrainConfig:
     seed: int = 0  # seeds the shuffling of each epoch
     progress: bool | None = None  # a tqdm bar over epochs; None: shown unless MMCOURSE_PROGRESS=0
     device: str | None = None  # None: keep the model where it is
+    schedule: str = "constant"  # "cosine": the rate falls from lr to 0 along a half cosine over all steps
 
     def __post_init__(self):
         for field in ("epochs", "batch_size"):
@@ -55,6 +60,8 @@ class TrainConfig:
                 raise ValueError(f"{field} must be a positive int, got {value!r}")
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
         if self.weight_decay < 0:
             raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
         if self.progress is not None and not isinstance(self.progress, bool):
@@ -96,6 +103,11 @@ def train(model: nn.Module, batch_loss: Callable[..., torch.Tensor], tensors: Se
     device = params[0].device
     optimiser = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     generator = torch.Generator().manual_seed(config.seed)
+    total_steps = config.epochs * math.ceil(n / config.batch_size)
+    scheduler = None
+    if config.schedule == "cosine":
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimiser, lambda step: 0.5 * (1 + math.cos(math.pi * min(step, total_steps) / total_steps)))
     history = []
     model.train()
     epochs = tqdm(range(config.epochs), desc="training", disable=not show_progress(config.progress), leave=False)
@@ -111,6 +123,8 @@ def train(model: nn.Module, batch_loss: Callable[..., torch.Tensor], tensors: Se
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
+            if scheduler is not None:
+                scheduler.step()
             total += loss.item() * len(idx)
             seen += len(idx)
         history.append(total / seen)

@@ -1,4 +1,6 @@
 """The shared training loop learns, is deterministic, and checks its inputs."""
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -54,6 +56,34 @@ def test_train_rejects_mismatched_tensors_and_non_scalar_losses():
         train(model, lambda a: model(a), (torch.zeros(4, 2),), TrainConfig(epochs=1, progress=False))
     with pytest.raises(ValueError, match="model"):
         train("model", lambda a: a, (torch.zeros(4, 2),))
+
+
+def test_a_cosine_schedule_falls_from_lr_to_zero_along_a_half_cosine(monkeypatch):
+    rates = []
+    step = torch.optim.AdamW.step
+
+    def spy(self, *args, **kwargs):  # the learning rate of every optimiser step
+        rates.append(self.param_groups[0]["lr"])
+        return step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", spy)
+    model = nn.Linear(1, 1)
+    train(model, lambda x: model(x).sum(), (torch.ones(10, 1),),
+          TrainConfig(epochs=2, batch_size=4, lr=0.1, schedule="cosine", progress=False))
+    steps = 2 * 3  # 3 batches per epoch: 4 + 4 + 2 examples
+    assert rates == pytest.approx([0.1 * 0.5 * (1 + math.cos(math.pi * k / steps)) for k in range(steps)])
+
+
+def test_a_constant_schedule_keeps_lr_and_an_unknown_schedule_is_named(monkeypatch):
+    with pytest.raises(ValueError, match="schedule must be one of"):
+        TrainConfig(schedule="linear")
+    rates = []
+    step = torch.optim.AdamW.step
+    monkeypatch.setattr(torch.optim.AdamW, "step", lambda self, *a, **k: (rates.append(self.param_groups[0]["lr"]),
+                                                                           step(self, *a, **k))[1])
+    model = nn.Linear(1, 1)
+    train(model, lambda x: model(x).sum(), (torch.ones(8, 1),), TrainConfig(epochs=2, batch_size=4, progress=False))
+    assert rates == [TrainConfig().lr] * 4
 
 
 def test_accuracy_rejects_mismatched_shapes():
