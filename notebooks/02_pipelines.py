@@ -631,12 +631,12 @@ plt.show()
 # %% [markdown]
 # **Exercise 2.3 — the VQA fusion head.** Write `fusion_head(v, q, W, b, U, c)`: the scores `(B, A)`
 # of the answers, given each example's image state `v` `(B, Dv)` and question state `q` `(B, Dq)`.
-# Build it as a network with one hidden layer of ReLU units that reads both states of an example at
-# once (`W` `(H, Dv + Dq)`, whose first `Dv` columns belong to the image state, and `b` `(H,)`), and
-# an output layer on top (`U` `(A, H)`, `c` `(A,)`). Why this design: the answer to "what colour is
-# the circle" depends on the image and the question *together*. Scores that are an image term plus a
-# question term cannot say that for every image and every question; ask yourself what your head
-# would reduce to without the non-linearity.
+# Its parameters are those of a network with one hidden layer: `W` `(H, Dv + Dq)` and `b` `(H,)`
+# make the hidden layer (the first `Dv` columns of `W` read the image state), `U` `(A, H)` and
+# `c` `(A,)` the output layer. Why: the answer to "what colour is the circle" depends on the image
+# and the question *together*, so the two states must interact. Scores that add an image term to a
+# question term cannot do that for every image and every question: what would your head reduce to
+# without a non-linearity?
 
 # %% [raw]
 # # BEGIN SOLUTION

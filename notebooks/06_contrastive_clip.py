@@ -451,12 +451,12 @@ plt.show()
 
 # %% [markdown]
 # **Exercise 6.2: CLIP's loss.** Write `clip_loss(z_images, z_texts, temperature)`, the loss CLIP trains
-# with: rows $i$ of the two `(N, D)` tensors are the embeddings of image $i$ and of its caption. Every image
-# must pick its own caption out of the $N$ captions, and every caption its own image out of the $N$ images,
-# each as a softmax classification like InfoNCE's; use the cosine and the temperature (corrected as above),
-# and give both directions equal weight, on the scale of a mean over pairs. `temperature` may be a
-# one-element tensor (the model will learn it). The loss must stay finite at $\tau = 0.01$, where
-# $\exp(100)$ overflows a float. Section 4 trains the tiny CLIP with your loss.
+# with: rows $i$ of the two `(N, D)` tensors embed image $i$ and its caption. What it must reward: every
+# image picks its own caption out of the $N$ captions, and every caption its own image out of the $N$
+# images, judged by cosine similarities sharpened by the temperature (corrected as above). Both directions
+# count equally, and the loss is on the scale of one pair, so that it does not grow with $N$.
+# `temperature` may be a one-element tensor (the model learns it). The loss must stay finite at
+# $\tau = 0.01$, where $\exp(100)$ overflows a float. Section 4 trains the tiny CLIP with your loss.
 
 # %% [raw]
 # # BEGIN SOLUTION
