@@ -95,15 +95,24 @@ def _weights(weights, n: int, B: int) -> torch.Tensor:
     raise ValueError(f"weights must have shape ({n},) (one per modality) or ({B}, {n}), got {tuple(w.shape)}")
 
 
-def late_fusion(scores: Sequence[torch.Tensor], weights) -> torch.Tensor:
+def late_fusion(scores: Sequence[torch.Tensor], weights, present: torch.Tensor | None = None) -> torch.Tensor:
     """Late fusion of n unimodal outputs: ``ŷ_final = Σ_i w_i ŷ_i`` with ``ŷ_i = softmax(f_i(x_i))``.
 
     ``scores``: n tensors (B, classes) of scores f_i(x_i); ``weights``: (n,) or (B, n). Returns (B, classes)
-    probabilities when the weights sum to 1. Defined in notebook 05 (the reference of exercise 5.1).
+    probabilities when the weights sum to 1. ``present`` (B, n) bool, False where an example lacks a
+    modality: that modality is left out of the example's sum and the weights of the others are divided by
+    their sum, ``Σ_{i present} w_i ŷ_i / Σ_{i present} w_i``. Defined in notebook 05 (the reference of
+    exercise 5.1).
     """
     scores = _tensors(scores, "scores", 2)
     B, n = scores[0].shape[0], len(scores)
     w = _weights(weights, n, B).to(scores[0].dtype)  # (B, n)
+    if present is not None:
+        if not isinstance(present, torch.Tensor) or present.shape != (B, n):
+            raise ValueError(f"present must be a bool tensor of shape ({B}, {n}) (examples, modalities), "
+                             f"got {getattr(present, 'shape', type(present).__name__)}")
+        w = w * present.to(w.dtype)  # a missing modality gets no weight
+        w = w / w.sum(dim=1, keepdim=True).clamp(min=1e-12)  # the others share all of it
     # ŷ_i = softmax(f_i(x_i)) over the classes
     y_hat = torch.stack([s.softmax(dim=-1) for s in scores], dim=1)  # (B, n, classes)
     # ŷ_final = Σ_i w_i ŷ_i
@@ -131,6 +140,8 @@ class LateFusion(nn.Module):
         if len(xs) != len(self.models):
             raise ValueError(f"LateFusion has {len(self.models)} models but got {len(xs)} inputs")
         scores = [f(x) for f, x in zip(self.models, xs)]  # n × (B, classes)
+        if not self.log:
+            return late_fusion(scores, self.weights, present)
         w = self.weights.expand(scores[0].shape[0], -1)  # (B, n)
         if present is not None:
             if not isinstance(present, torch.Tensor) or present.shape != w.shape:
@@ -138,10 +149,8 @@ class LateFusion(nn.Module):
                                  f"got {getattr(present, 'shape', type(present).__name__)}")
             w = w * present.float()
             w = w / w.sum(dim=1, keepdim=True).clamp(min=1e-12)
-        if self.log:
-            log_p = torch.stack([s.log_softmax(dim=-1) for s in scores], dim=1)  # (B, n, classes)
-            return (w[:, :, None] * log_p).sum(dim=1)  # (B, classes)
-        return late_fusion(scores, w)
+        log_p = torch.stack([s.log_softmax(dim=-1) for s in scores], dim=1)  # (B, n, classes)
+        return (w[:, :, None] * log_p).sum(dim=1)  # (B, classes)
 
 
 class JointFusion(nn.Module):

@@ -16,26 +16,48 @@ Q_LOSS = exercise_tests("05_fusion", "q05_avdcnn_loss")
 
 # ---- q05_late_fusion -----------------------------------------------------------------------------
 
-def _late_by_loop(scores, weights):
-    """A correct answer written another way than the solution."""
-    total = 0
-    for s, w in zip(scores, weights):
-        total = total + w * F.softmax(s, dim=1)
-    return total
+def _late_by_loop(scores, weights, present):
+    """A correct answer written another way than the solution: example by example."""
+    rows = []
+    for b in range(len(scores[0])):
+        kept = [(w, s[b].softmax(0)) for s, w, here in zip(scores, weights, present[b]) if here]
+        rows.append(sum(w * p for w, p in kept) / sum(w for w, _ in kept))
+    return torch.stack(rows)
 
 
 def _weighted(weights, parts):
     return sum(w * p for w, p in zip(weights, parts))
 
 
-LATE_MISTAKES = [
-    (lambda s, w: None, "not done yet"),
-    (lambda s, w: _weighted(w, s), "you added the scores f_i(x_i)"),
-    (lambda s, w: _weighted(w, [x.softmax(0) for x in s]), "your softmax runs over the batch (dim 0)"),
-    (lambda s, w: sum(x.softmax(1) for x in s) / len(s), "you ignored the weights"),
-    (lambda s, w: _weighted(w.flip(0), [x.softmax(1) for x in s]), "the weights are swapped"),
-    (lambda s, w: _weighted(w, [x.log_softmax(1) for x in s]), "you added log-probabilities"),
-    (lambda s, w: _weighted(w, [x.softmax(1) for x in s])[:, :2], "has shape (3, 2), expected (3, 4)"),
+def _probabilities(scores):
+    return torch.stack([s.softmax(1) for s in scores], dim=1)  # (B, n, classes)
+
+
+def _mixed(weights, scores):
+    """Σ_i weights[:, i] ŷ_i with weights (B, n)."""
+    return (weights[:, :, None] * _probabilities(scores)).sum(1)
+
+
+LATE_MISTAKES = [  # on the first test, every modality present
+    (lambda s, w, p: None, "not done yet"),
+    (lambda s, w, p: _weighted(w, s), "you added the scores f_i(x_i)"),
+    (lambda s, w, p: _weighted(w, [x.softmax(0) for x in s]), "your softmax runs over the batch (dim 0)"),
+    (lambda s, w, p: sum(x.softmax(1) for x in s) / len(s), "you ignored the weights"),
+    (lambda s, w, p: _weighted(w.flip(0), [x.softmax(1) for x in s]), "the weights are swapped"),
+    (lambda s, w, p: _weighted(w, [x.log_softmax(1) for x in s]), "you added log-probabilities"),
+    (lambda s, w, p: _weighted(w, [x.softmax(1) for x in s])[:, :2], "has shape (3, 2), expected (3, 4)"),
+]
+
+MISSING_MISTAKES = [  # on the second test, a modality missing in some examples
+    (lambda s, w, p: None, "not done yet"),
+    (lambda s, w, p: _weighted(w, [x.softmax(1) for x in s]), "a missing modality still has its say"),
+    (lambda s, w, p: _weighted(w, [torch.where(p[:, i, None], x, 0.0).softmax(1) for i, x in enumerate(s)]),
+     "you replaced a missing modality's scores by zeros"),
+    (lambda s, w, p: _mixed(w * p, s), "sum to less than 1"),
+    (lambda s, w, p: _mixed(p / p.sum(1, keepdim=True), s), "share the weight equally"),
+    (lambda s, w, p: _mixed(w * p / p.sum(1, keepdim=True), s), "divided the remaining weights by how many"),
+    (lambda s, w, p: _mixed((w * p) ** 2 / ((w * p) ** 2).sum(1, keepdim=True), s), "values differ"),
+    (lambda s, w, p: fusion.late_fusion(s, w, p)[:, :3], "has shape (4, 3), expected (4, 5)"),
 ]
 
 
@@ -49,9 +71,25 @@ def test_q05_late_fusion_names_each_known_mistake(wrong, diagnosis):
     assert diagnosis in feedback(Q_LATE["test_late_fusion_on_two_modalities"], late_fusion=wrong)
 
 
+@pytest.mark.parametrize("wrong, diagnosis", MISSING_MISTAKES)
+def test_q05_late_fusion_names_each_known_mistake_with_a_missing_modality(wrong, diagnosis):
+    assert diagnosis in feedback(Q_LATE["test_late_fusion_leaves_out_a_missing_modality"], late_fusion=wrong)
+
+
+def test_q05_late_fusion_names_an_answer_that_ignores_present_only_where_a_modality_is_missing():
+    def ignores_present(scores, weights, present):
+        return fusion.late_fusion(scores, weights)
+
+    assert feedback(Q_LATE["test_late_fusion_on_two_modalities"], late_fusion=ignores_present) == ""
+    message = feedback(Q_LATE["test_late_fusion_leaves_out_a_missing_modality"], late_fusion=ignores_present)
+    assert "a missing modality still has its say" in message
+
+
 def test_q05_late_fusion_hidden_test_catches_an_answer_that_only_handles_two_modalities():
-    def two_only(scores, weights):
-        return weights[0] * scores[0].softmax(1) + weights[1] * scores[1].softmax(1)
+    def two_only(scores, weights, present):
+        w = weights[:2] * present[:, :2]
+        w = w / w.sum(1, keepdim=True)
+        return w[:, :1] * scores[0].softmax(1) + w[:, 1:] * scores[1].softmax(1)
 
     assert feedback(Q_LATE["test_late_fusion_on_two_modalities"], late_fusion=two_only) == ""
     assert "three modalities" in feedback(Q_LATE["test_late_fusion_on_three_modalities"], late_fusion=two_only)
@@ -59,7 +97,7 @@ def test_q05_late_fusion_hidden_test_catches_an_answer_that_only_handles_two_mod
 
 def test_q05_late_fusion_unfinished_answer_is_called_unfinished_by_every_test():
     for test in Q_LATE.values():
-        message = feedback(test, late_fusion=lambda s, w: None)
+        message = feedback(test, late_fusion=lambda s, w, p: None)
         assert "not done yet" in message or "Replace the `...`" in message, message
 
 
@@ -82,6 +120,9 @@ LOSS_MISTAKES = [
      "your norms are not squared"),
     (lambda Yh, Y, Xh, X, mu: (lambda s, i: (mu * s + i).mean())(*_norms(Yh, Y, Xh, X)), "μ weighs the wrong term"),
     (lambda Yh, Y, Xh, X, mu: (lambda s, i: (s + i).mean())(*_norms(Yh, Y, Xh, X)), "you left out μ"),
+    (lambda Yh, Y, Xh, X, mu: ((Yh - Y).abs().flatten(1).sum(1) + mu * (Xh - X).abs().flatten(1).sum(1)).mean(),
+     "you summed absolute differences"),
+    (lambda Yh, Y, Xh, X, mu: _norms(Yh, Y, Xh, X)[0].mean(), "your loss ignores the visual output"),
     (lambda Yh, Y, Xh, X, mu: fusion.avdcnn_loss(Yh, Y, Xh, X, mu).item(), "must be a scalar torch tensor"),
     (lambda Yh, Y, Xh, X, mu: fusion.avdcnn_loss(Yh, Y, Xh, X, mu).detach(), "carries no gradient"),
     (lambda Yh, Y, Xh, X, mu: (lambda s, i: s + mu * i)(*_norms(Yh, Y, Xh, X)), "must be a scalar torch tensor"),

@@ -79,6 +79,25 @@ def test_late_fusion_module_leaves_a_missing_modality_out(g):
     torch.testing.assert_close(got[0], 0.75 * f_1(a[:1]).softmax(1)[0] + 0.25 * f_2(b[:1]).softmax(1)[0])
 
 
+def test_late_fusion_leaves_a_missing_modality_out_and_keeps_the_others_proportions(g):
+    scores = [torch.randn(3, 4, generator=g) for _ in range(3)]
+    w = torch.tensor([0.5, 0.3, 0.2])
+    present = torch.tensor([[True, True, True], [True, False, True], [False, False, True]])
+    got = fusion.late_fusion(scores, w, present)
+    p = [s.softmax(1) for s in scores]
+    torch.testing.assert_close(got[0], 0.5 * p[0][0] + 0.3 * p[1][0] + 0.2 * p[2][0])
+    torch.testing.assert_close(got[1], (0.5 * p[0][1] + 0.2 * p[2][1]) / 0.7)
+    torch.testing.assert_close(got[2], p[2][2])
+    torch.testing.assert_close(got.sum(1), torch.ones(3))
+    torch.testing.assert_close(fusion.late_fusion(scores, w, torch.ones(3, 3, dtype=torch.bool)),
+                               fusion.late_fusion(scores, w))
+
+
+def test_late_fusion_checks_the_present_mask():
+    with pytest.raises(ValueError, match=r"present must be a bool tensor of shape \(3, 2\)"):
+        fusion.late_fusion([torch.zeros(3, 4), torch.zeros(3, 4)], torch.ones(2) / 2, torch.ones(2, 3).bool())
+
+
 def test_late_fusion_rejects_weights_that_are_not_numbers():
     with pytest.raises(TypeError, match="weights must be a tensor or list of numbers"):
         fusion.late_fusion([torch.zeros(3, 4)], "equal")
