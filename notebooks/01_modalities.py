@@ -34,6 +34,7 @@ import numpy as np
 import scipy.stats
 import torch
 import torchaudio
+from IPython.display import display
 from scipy.cluster.hierarchy import leaves_list, linkage
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
@@ -58,15 +59,17 @@ device = mmcourse.get_device()  # everything in this notebook is small enough fo
 #
 # We load five modalities, all offline: handwritten digits (scanned, from scikit-learn), a photo
 # and a real EEG recording (from matplotlib), the documentation of Python's standard library as
-# text, and spoken digits. The speech is **synthetic**: the course generated it with the
-# `espeak-ng` speech synthesiser in 12 voices (`data/README.md` says how): real sound, with pitch
-# and formants, but not human voices. Recordings of human speakers come in a later version of the
-# course.
+# text, and spoken digits. Most of the speech here is **synthetic**: the course generated it with
+# the `espeak-ng` speech synthesiser in 12 voices (`data/README.md` says how): real sound, with
+# pitch and formants, but not human voices. The course also ships **real** recordings, the Free
+# Spoken Digit Dataset (six people, 3,000 recordings); we draw and play one of each below, and
+# notebook 03c trains on the real ones.
 
 # %%
 digit_images, digit_labels = load_digits()  # (N, 8, 8) in [0, 1], (N,)
 photo = load_photo()  # (H, W, 3) in [0, 1]
 speech = load_spoken_digits()  # 600 synthetic utterances of "zero" ... "nine", 8 kHz
+real_speech = load_spoken_digits("fsdd")  # 3,000 recordings of six people, 8 kHz
 eeg, eeg_rate, eeg_channels = load_eeg()  # (T, C) = (800, 4) at 80 Hz
 documents = load_corpus()
 tokens = [word for doc in documents for word in tokenize(doc)]
@@ -99,6 +102,13 @@ axes[3].set_yticks([-3 * c for c in range(eeg.shape[1])], eeg_channels, fontsize
 fig.tight_layout()
 plt.show()
 print("text:", " ".join(tokens[:30]), "...")
+
+# %%
+synthetic_seven, real_seven = (int((d.labels == 7).nonzero()[0, 0]) for d in (speech, real_speech))
+print(f"to listen: \"seven\" from the synthesiser ({len(speech.waveforms[synthetic_seven]) / sample_rate:.2f} s), "
+      f"then said by a person, {real_speech.speakers[real_seven]} ({len(real_speech.waveforms[real_seven]) / sample_rate:.2f} s)")
+display(viz.audio_player(speech.waveforms[synthetic_seven], sample_rate),
+        viz.audio_player(real_speech.waveforms[real_seven], sample_rate))
 
 # %% [markdown]
 # ## 1 · Element representations: discrete or continuous, and how fine
