@@ -300,7 +300,7 @@ print(f"attention weight on the louder half of the real frames: {np.mean(loud_sh
 
 # %%
 def normalise_per_utterance(x, mask):
-    """Each recording's mel bands minus their mean over its own real frames; 0 at the padding. (B, T, M)."""
+    """The features x̃ (B, T, M) of the two properties, for a padded batch x (B, T, M) and its mask (B, T)."""
     # BEGIN SOLUTION
     real_frames = mask.unsqueeze(-1).to(x.dtype)  # (B, T, 1): 1 at real frames, 0 at the padding
     # μ_{b,m} = Σ_t x_{b,t,m} / T_b over the real frames of recording b
@@ -627,6 +627,7 @@ for metric, name in (("synthetic_to_real_accuracy_normalised", "synthetic → re
     mmcourse.record(metric + "_spread", results[name].std())
 for count in (1, 2, 3):
     mmcourse.record(f"real_heldout_speaker_accuracy_{count}_speakers", by_count[count].mean())
+    mmcourse.record(f"real_heldout_speaker_accuracy_{count}_speakers_spread", by_count[count].std())
 assert results[best].mean() >= 0.8, "the best remedy should reach the bar on the unseen speakers"
 
 # %% [markdown]
