@@ -167,3 +167,25 @@ def test_data_dir_of_a_wheel_install_is_prefix_share_mmcourse_data(monkeypatch, 
     monkeypatch.setattr(mmcourse, "__file__", str(tmp_path / "site-packages" / "mmcourse" / "__init__.py"))
     monkeypatch.setattr(sysconfig, "get_path", lambda name: str(tmp_path / "prefix"))
     assert data_dir() == installed
+
+
+def test_speech_source_is_the_default_unless_the_environment_names_one(monkeypatch):
+    from mmcourse.data import SPEECH_ENV, speech_source
+
+    monkeypatch.delenv(SPEECH_ENV, raising=False)
+    assert speech_source("bundled") == "bundled" and speech_source("fsdd") == "fsdd"
+    monkeypatch.setenv(SPEECH_ENV, "fsdd")
+    assert speech_source("bundled") == "fsdd"
+    monkeypatch.setenv(SPEECH_ENV, " ")
+    assert speech_source("fsdd") == "fsdd"
+
+
+def test_speech_source_names_a_bad_default_or_environment(monkeypatch):
+    from mmcourse.data import SPEECH_ENV, speech_source
+
+    monkeypatch.delenv(SPEECH_ENV, raising=False)
+    with pytest.raises(ValueError, match="default must be one of"):
+        speech_source("real")
+    monkeypatch.setenv(SPEECH_ENV, "human")
+    with pytest.raises(ValueError, match="MMCOURSE_SPEECH must be one of .* got 'human'"):
+        speech_source("bundled")

@@ -81,15 +81,37 @@ def test_results_json_has_the_promised_shape_and_a_row_per_notebook():
     assert set(data) == {"notebooks", "total_seconds"}
     assert [row["name"] for row in data["notebooks"]] == NAMES, "run `make results` after adding a notebook"
     for row in data["notebooks"]:
-        assert set(row) == {"name", "seconds", "peak_rss_mb", "metrics"}
-        assert row["seconds"] > 0 and row["peak_rss_mb"] > 0
-        assert all(isinstance(v, float) for v in row["metrics"].values()) and row["metrics"], row["name"]
+        default = nbtools.speech_default(nbtools.NOTEBOOKS / f"{row['name']}.py")
+        runs = [row]
+        if default:  # a speech notebook: its run on the default source, and one on the other source
+            assert row["speech"] == default and row["other_speech"]["speech"] != default, row["name"]
+            assert set(row["other_speech"]) == {"speech", "seconds", "peak_rss_mb", "metrics"}, row["name"]
+            runs.append(row["other_speech"])
+        assert set(row) == {"name", "seconds", "peak_rss_mb", "metrics"} | ({"speech", "other_speech"} if default
+                                                                            else set()), row["name"]
+        for run in runs:
+            assert run["seconds"] > 0 and run["peak_rss_mb"] > 0
+            assert all(isinstance(v, float) for v in run["metrics"].values()) and run["metrics"], row["name"]
     assert data["total_seconds"] >= sum(row["seconds"] for row in data["notebooks"]) * 0.99
 
 
-def test_results_markdown_lists_every_notebook():
+def test_results_markdown_lists_every_notebook_and_each_speech_source():
     table = (nbtools.RESULTS / "RESULTS.md").read_text()
-    assert all(f"| {name} |" in table for name in NAMES)
+    for name in NAMES:
+        default = nbtools.speech_default(nbtools.NOTEBOOKS / f"{name}.py")
+        if default is None:
+            assert f"| {name} |" in table
+        else:
+            assert f"| {name} · speech: {default} |" in table
+            assert f"| {name} (on its other speech) · speech: " in table
+
+
+def test_speech_default_reads_the_notebooks_speech_source_call(tmp_path):
+    source = tmp_path / "99_x.py"
+    source.write_text('SPEECH = speech_source("fsdd")  # real voices\n')
+    assert nbtools.speech_default(source) == "fsdd"
+    source.write_text("speech = load_spoken_digits()\n")
+    assert nbtools.speech_default(source) is None
 
 
 def _bound_names(source: str) -> set[str]:

@@ -20,15 +20,15 @@ from mmcourse.data.avdigits import TEST_VOICES, AVDigits, AVDigitsConfig, make_a
 from mmcourse.data.digits import load_digits, train_test_split_indices
 from mmcourse.data.fsdd import FSDD_SPEAKERS, TEST_TAKES, fsdd_takes, load_fsdd, official_split, verify_fsdd
 from mmcourse.data.samples import load_eeg, load_mri, load_photo, load_stock_prices
-from mmcourse.data.speech import (SpokenDigits, data_dir, load_spoken_digits, log_mel_spectrogram, pad_or_trim,
-                                  select_speakers, split_by_speaker)
+from mmcourse.data.speech import (SPEECH_ENV, SpokenDigits, data_dir, load_spoken_digits, log_mel_spectrogram,
+                                  pad_or_trim, select_speakers, speech_source, split_by_speaker)
 from mmcourse.data.text import load_corpus, tokenize
 
 __all__ = [
     "load_digits", "train_test_split_indices",
     "load_photo", "load_eeg", "load_mri", "load_stock_prices",
     "SpokenDigits", "data_dir", "load_spoken_digits", "pad_or_trim", "log_mel_spectrogram",
-    "select_speakers", "split_by_speaker",
+    "select_speakers", "split_by_speaker", "speech_source", "SPEECH_ENV",
     "load_fsdd", "verify_fsdd", "official_split", "fsdd_takes", "FSDD_SPEAKERS", "TEST_TAKES",
     "AVDigitsConfig", "AVDigits", "make_av_digits", "TEST_VOICES",
     "load_corpus", "tokenize",

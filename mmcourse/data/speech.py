@@ -36,11 +36,12 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["SpokenDigits", "data_dir", "load_spoken_digits", "select_speakers", "split_by_speaker", "pad_or_trim",
+__all__ = ["SpokenDigits", "data_dir", "load_spoken_digits", "speech_source", "SPEECH_ENV", "select_speakers", "split_by_speaker", "pad_or_trim",
            "log_mel_spectrogram"]
 
 SAMPLE_RATE = 8000
 SOURCES = ("bundled", "fsdd")
+SPEECH_ENV = "MMCOURSE_SPEECH"  # names the source a speech notebook runs on, over its default
 INDEX_COLUMNS = ("file", "label", "voice", "speed", "pitch")
 
 
@@ -143,6 +144,18 @@ def _read_bundled(folder: str) -> tuple[tuple[torch.Tensor, ...], tuple[int, ...
         voices.append(row["voice"])
         files.append(row["file"])
     return tuple(waves), tuple(labels), tuple(voices), tuple(files)
+
+
+def speech_source(default: str) -> str:
+    """The speech source a notebook runs on: ``default`` ("bundled" or "fsdd"), unless the environment
+    variable ``MMCOURSE_SPEECH`` names one. Each speech notebook chooses its default for teaching;
+    ``make results`` runs it once more on the other source, so both are measured. Defined in notebook 01."""
+    if default not in SOURCES:
+        raise ValueError(f"default must be one of {SOURCES}, got {default!r}")
+    chosen = os.environ.get(SPEECH_ENV, "").strip() or default
+    if chosen not in SOURCES:
+        raise ValueError(f"the environment variable {SPEECH_ENV} must be one of {SOURCES} or unset, got {chosen!r}")
+    return chosen
 
 
 def load_spoken_digits(source: str = "bundled", root=None, speakers=None) -> SpokenDigits:
