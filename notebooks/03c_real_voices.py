@@ -406,7 +406,8 @@ print("per unseen speaker, normalised: " + ", ".join(
     for s in HELD_OUT))
 
 fig, ax = plt.subplots(figsize=(6, 2.4))
-for model, x, name, shift in ((baseline_model, x_baseline, "before", -0.2), (normalised_model, x_norm, "normalised", 0.2)):
+for model, x, name, shift in ((baseline_model, x_baseline, "before", -0.2),
+                              (normalised_model, x_norm, "normalised", 0.2)):
     with torch.no_grad():
         logits, weights = model.attend(x[example:example + 1], mask_real[example:example + 1])
     ax.bar(np.arange(n_example) + shift, weights[0, :n_example], width=0.4,
@@ -609,10 +610,11 @@ remedies = {"unseen speakers, normalised per utterance": "per-utterance normalis
 best = max(remedies, key=lambda n: results[n].mean())
 before = results["four real speakers → two unseen"].mean()
 official = results["official split (known voices, new takes)"].mean()
-for name, reference in (("unseen speakers, normalised per utterance", "four real speakers → two unseen"),
+normalised = "unseen speakers, normalised per utterance"
+for name, reference in ((normalised, "four real speakers → two unseen"),
                         ("synthetic → real, normalised per utterance", "synthetic → real"),
-                        ("unseen speakers, normalised + masking", "unseen speakers, normalised per utterance"),
-                        ("unseen speakers, normalised + synthetic voices", "unseen speakers, normalised per utterance")):
+                        ("unseen speakers, normalised + masking", normalised),
+                        ("unseen speakers, normalised + synthetic voices", normalised)):
     change = results[name].mean() - results[reference].mean()
     print(f"{name:48s} {change:+.3f} against '{reference}'")
 print(f"best measured remedy: {remedies[best]}, {before:.3f} → {results[best].mean():.3f} "
