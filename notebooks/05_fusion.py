@@ -846,9 +846,9 @@ plt.show()
 # batch of $K$ examples. As in AVDCNN, an output's error on one example is its squared Euclidean distance
 # to its target (over everything that example holds); `mu` $\ge 0$ weighs the visual error against the
 # speech error; a batch's loss is that of a typical example, whatever $K$. Why rebuild $X_V$: the joint
-# features must then keep what the visual input says, so the network cannot learn to ignore it; `mu = 0`
-# leaves the speech alone, which trains the audio-only enhancer. `Y_hat`, `Y` are $(K, F, T)$; `X_V_hat`,
-# `X_V` $(K, P)$, or $(K, T)$ for a mouth opening.
+# features must then keep what the visual input says, so the network cannot learn to ignore it. With
+# `mu = 0` only the speech counts: that trains the audio-only enhancer. `Y_hat`, `Y` are $(K, F, T)$;
+# `X_V_hat`, `X_V` $(K, P)$, or $(K, T)$ for a mouth opening.
 
 # %% [raw]
 # # BEGIN SOLUTION

@@ -63,7 +63,8 @@ def test_normalisation_rejects_bad_arguments_by_name(x, mask, match):
 
 def test_mask_bands_and_frames_hides_exactly_the_given_blocks():
     x = torch.arange(2 * 5 * 4, dtype=torch.float32).reshape(2, 5, 4) + 1
-    out = mask_bands_and_frames(x, torch.tensor([1, 0]), torch.tensor([2, 0]), torch.tensor([4, 1]), torch.tensor([1, 3]))
+    out = mask_bands_and_frames(x, torch.tensor([1, 0]), torch.tensor([2, 0]), torch.tensor([4, 1]),
+                                torch.tensor([1, 3]))
     expected = x.clone()
     expected[0, :, 1:3] = 0
     expected[0, 4, :] = 0
