@@ -15,7 +15,7 @@ Splits: the dataset's own split (``official_split``) tests on takes 0-4 of every
 on takes 5-49; ``split_by_speaker`` (in ``speech``) holds out whole speakers, voices the model
 never heard.
 
-Defined in notebook 01 (modalities); used in notebooks 02, 03 and 05 as the real-speech source
+Defined in notebook 01 (modalities); used in notebooks 00, 02, 03, 03c and 05 as the real-speech source
 (``load_spoken_digits(source="fsdd")``). Built by ``scripts/make_fsdd_flac.py``.
 Sources: Z. Jackson, C. Souza, J. Flaks, Y. Pan, H. Nicolas and A. Thite, Free Spoken Digit Dataset,
 https://github.com/Jakobovski/free-spoken-digit-dataset (release v1.0.10), CC BY-SA 4.0.

@@ -18,7 +18,7 @@ length ``L``, and ``log_mel_spectrogram`` turns ``(N, L)`` waveforms into ``(N, 
 log-mel spectrograms: short-time Fourier power, pooled by triangular filters equally spaced on
 the mel scale, then ``log(· + eps)``, the time–frequency "image" of a sound.
 
-Defined in notebook 01 (modalities); used in notebooks 02, 03 and 05.
+Defined in notebook 01 (modalities); used in notebooks 00, 02, 03, 03c and 05.
 Sources: espeak-ng (https://github.com/espeak-ng/espeak-ng); Z. Jackson et al., Free Spoken Digit
 Dataset (CC BY-SA 4.0); ``torchaudio.transforms.MelSpectrogram``.
 """

@@ -12,6 +12,7 @@ EXPECTED_CONTROLS: dict[str, set[str]] = {
     "02_pipelines": {"index", "question", "colour_1", "shape_1", "cell_1", "colour_2", "shape_2", "cell_2"},
     "03_attention": {"query", "temperature"},
     "03b_attention_further": {"query", "temperature"},
+    "03c_real_voices": {"speaker", "digit"},
     "04_positional_encoding": {"position", "dimension"},
     "05_fusion": {"pair", "snr_db", "image_severity", "image"},
     "06_contrastive_clip": {"caption", "colour", "shape", "temperature", "direction"},
