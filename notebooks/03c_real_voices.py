@@ -255,6 +255,7 @@ for a, i in zip(weights, test_index):
     loud_share.append(float(a[:n][loudness >= loudness.median()].sum()))
 print(f"attention weight on the louder half of the real frames: {np.mean(loud_share):.0%} on average "
       f"(a plain average would put about half there)")
+print(f"the recording shown: {float(example_weights[0, 0]):.0%} of its weight on the first frame")
 
 # %% [markdown]
 # The errors are not spread evenly: a few digits of the new voices are mostly taken for one other digit
