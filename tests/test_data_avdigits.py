@@ -90,6 +90,21 @@ def test_more_pairs_per_utterance_multiplies_the_pairs():
     assert torch.equal(two.clean_waveforms[: len(one)], one.clean_waveforms)
 
 
+def test_an_utterance_share_draws_that_share_of_the_utterances_by_seed():
+    full = make_av_digits("train")
+    quarter = make_av_digits("train", AVDigitsConfig(utterance_share=0.25, seed=3))
+    assert len(quarter) == round(0.25 * len(full))
+    again = make_av_digits("train", AVDigitsConfig(utterance_share=0.25, seed=3))
+    other = make_av_digits("train", AVDigitsConfig(utterance_share=0.25, seed=4))
+    assert torch.equal(quarter.clean_waveforms, again.clean_waveforms)
+    assert not torch.equal(quarter.clean_waveforms, other.clean_waveforms)
+    # every drawn utterance is one of the split's own
+    rows = {w.numpy().tobytes() for w in full.clean_waveforms}
+    drawn = [w.numpy().tobytes() for w in quarter.clean_waveforms]
+    assert set(drawn) <= rows
+    assert len(make_av_digits("test", AVDigitsConfig(utterance_share=1e-6))) == 1
+
+
 def test_audio_length_sets_the_waveform_length():
     assert make_av_digits("test", AVDigitsConfig(audio_length=4000)).waveforms.shape[1] == 4000
 
@@ -99,6 +114,8 @@ def test_audio_length_sets_the_waveform_length():
                                           ({"p_missing_image": 2}, "p_missing_image"), ({"audio_length": 0}, "audio_length"),
                                           ({"source": "youtube"}, "source"), ({"seed": -1}, "seed"),
                                           ({"pairs_per_utterance": 0}, "pairs_per_utterance"),
+                                          ({"utterance_share": 0.0}, "utterance_share"),
+                                          ({"utterance_share": 1.5}, "utterance_share"),
                                           ({"interferer_snr_db": float("inf")}, "interferer_snr_db"),
                                           ({"interferer_snr_db": "quiet"}, "interferer_snr_db")])
 def test_bad_config_fields_are_rejected_by_name(kwargs, name):

@@ -48,7 +48,8 @@ TEST_VOICES = ("en-gb-scotland", "en-029", "en-gb-x-rp+f4")  # held-out bundled 
 FSDD_TEST_SPEAKERS = ("theo", "yweweler")  # held-out FSDD speakers (2 of 6)
 IMAGE_TEST_FRACTION = 0.25
 _IMAGE_SPLIT_SEED = 0  # fixed: the image split never depends on AVDigitsConfig.seed
-_STREAMS = ("pairing", "audio_noise", "occlusion", "pixel_noise", "missing_audio", "missing_image", "interferer")
+_STREAMS = ("pairing", "audio_noise", "occlusion", "pixel_noise", "missing_audio", "missing_image", "interferer",
+            "share")
 
 
 @dataclass
@@ -65,6 +66,7 @@ class AVDigitsConfig:
     source: str = "bundled"  # speech source: "bundled" (espeak-ng, offline) or "fsdd"
     pairs_per_utterance: int = 1  # pair each utterance with this many images (more, differently noised pairs)
     interferer_snr_db: float | None = None  # a competing talker (another digit) at this SNR in dB; None: none
+    utterance_share: float = 1.0  # use this share of the split's utterances, a seeded random draw (at least one)
 
     def __post_init__(self):
         self.validate()
@@ -96,6 +98,8 @@ class AVDigitsConfig:
             raise ValueError(f"source must be 'bundled' or 'fsdd', got {self.source!r}")
         if not is_int(self.pairs_per_utterance) or self.pairs_per_utterance < 1:
             raise ValueError(f"pairs_per_utterance must be an int >= 1, got {self.pairs_per_utterance!r}")
+        if not is_real(self.utterance_share) or not 0.0 < self.utterance_share <= 1.0:
+            raise ValueError(f"utterance_share must be a number in (0, 1], got {self.utterance_share!r}")
 
 
 @dataclass
@@ -162,10 +166,14 @@ def make_av_digits(split: str = "train", config: AVDigitsConfig | None = None) -
     config.validate()
     gens = {s: _generator(config.seed, split, s) for s in _STREAMS}
 
-    # 1. the utterances of this split's speakers, repeated pairs_per_utterance times
+    # 1. the utterances of this split's speakers (a random share of them if asked), repeated pairs_per_utterance times
     all_waves, all_labels, all_speakers, all_lengths = _clean_speech(config.source, config.audio_length)
     held_out = TEST_VOICES if config.source == "bundled" else FSDD_TEST_SPEAKERS
     keep = [i for i, s in enumerate(all_speakers) if (s in held_out) == (split == "test")]
+    if config.utterance_share < 1.0:
+        n_kept = max(1, round(config.utterance_share * len(keep)))
+        drawn = torch.randperm(len(keep), generator=gens["share"])[:n_kept].sort().values
+        keep = [keep[int(j)] for j in drawn]
     rows = torch.tensor(keep).repeat(config.pairs_per_utterance)  # (N,)
     waveforms = all_waves[rows]  # (N, L)
     labels = all_labels[rows]  # (N,)
