@@ -105,6 +105,17 @@ def test_an_utterance_share_draws_that_share_of_the_utterances_by_seed():
     assert len(make_av_digits("test", AVDigitsConfig(utterance_share=1e-6))) == 1
 
 
+def test_held_out_takes_is_the_official_fsdd_split_with_every_speaker_on_both_sides():
+    config = AVDigitsConfig(source="fsdd", held_out="takes")
+    train, test = make_av_digits("train", config), make_av_digits("test", config)
+    assert len(train) == 2700 and len(test) == 300
+    assert set(test.takes.tolist()) == {0, 1, 2, 3, 4} and int(train.takes.min()) == 5
+    assert set(train.speakers) == set(test.speakers) and len(set(test.speakers)) == 6
+    by_speaker = make_av_digits("test", AVDigitsConfig(source="fsdd"))
+    assert set(by_speaker.speakers) == {"theo", "yweweler"} and by_speaker.takes is not None
+    assert make_av_digits("test").takes is None
+
+
 def test_audio_length_sets_the_waveform_length():
     assert make_av_digits("test", AVDigitsConfig(audio_length=4000)).waveforms.shape[1] == 4000
 
@@ -115,6 +126,8 @@ def test_audio_length_sets_the_waveform_length():
                                           ({"source": "youtube"}, "source"), ({"seed": -1}, "seed"),
                                           ({"pairs_per_utterance": 0}, "pairs_per_utterance"),
                                           ({"utterance_share": 0.0}, "utterance_share"),
+                                          ({"held_out": "writers"}, "held_out"),
+                                          ({"held_out": "takes"}, "held_out='takes' needs source='fsdd'"),
                                           ({"utterance_share": 1.5}, "utterance_share"),
                                           ({"interferer_snr_db": float("inf")}, "interferer_snr_db"),
                                           ({"interferer_snr_db": "quiet"}, "interferer_snr_db")])

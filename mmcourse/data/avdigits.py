@@ -19,7 +19,9 @@ needs to compare early, late and joint fusion:
 The split is disjoint in images and in speakers, so the test set has unseen writers' images and
 unseen voices: images are split 75/25 per label with a fixed seed; the bundled voices
 ``TEST_VOICES`` (3 of the 12: a Scottish, a Caribbean and a female RP voice) and the FSDD speakers
-``FSDD_TEST_SPEAKERS`` (2 of 6) are only in the test split. Separate seeded random streams draw
+``FSDD_TEST_SPEAKERS`` (2 of 6) are only in the test split. With FSDD, ``held_out="takes"`` splits
+the speech by the dataset's own split instead (takes 0-4 of every speaker in test): new recordings
+of known people, when speaker generalisation is not the point. Separate seeded random streams draw
 the pairing, the audio noise, the competing talker, the occlusion, the pixel noise and each missing
 mask, so changing one setting never changes the others' draws. ``clean_waveforms`` / ``clean_images``
 keep the undegraded inputs (targets for audio-visual enhancement).
@@ -38,6 +40,7 @@ from functools import lru_cache
 import torch
 
 from mmcourse.data.digits import load_digits
+from mmcourse.data.fsdd import TEST_TAKES, fsdd_takes
 from mmcourse.data.speech import SAMPLE_RATE, load_spoken_digits, pad_or_trim
 from mmcourse.noise import add_pixel_noise, occlude
 
@@ -67,6 +70,7 @@ class AVDigitsConfig:
     pairs_per_utterance: int = 1  # pair each utterance with this many images (more, differently noised pairs)
     interferer_snr_db: float | None = None  # a competing talker (another digit) at this SNR in dB; None: none
     utterance_share: float = 1.0  # use this share of the split's utterances, a seeded random draw (at least one)
+    held_out: str = "speakers"  # test speech: unseen "speakers", or (FSDD only) the official split's "takes" 0-4
 
     def __post_init__(self):
         self.validate()
@@ -98,6 +102,11 @@ class AVDigitsConfig:
             raise ValueError(f"source must be 'bundled' or 'fsdd', got {self.source!r}")
         if not is_int(self.pairs_per_utterance) or self.pairs_per_utterance < 1:
             raise ValueError(f"pairs_per_utterance must be an int >= 1, got {self.pairs_per_utterance!r}")
+        if self.held_out not in ("speakers", "takes"):
+            raise ValueError(f"held_out must be 'speakers' or 'takes', got {self.held_out!r}")
+        if self.held_out == "takes" and self.source != "fsdd":
+            raise ValueError(f"held_out='takes' needs source='fsdd' (the synthetic voices have no takes), "
+                             f"got source={self.source!r}")
         if not is_real(self.utterance_share) or not 0.0 < self.utterance_share <= 1.0:
             raise ValueError(f"utterance_share must be a number in (0, 1], got {self.utterance_share!r}")
 
@@ -117,6 +126,7 @@ class AVDigits:
     clean_waveforms: torch.Tensor | None = field(default=None, repr=False)  # (N, L) before degradation
     image_indices: torch.Tensor | None = field(default=None, repr=False)  # (N,) rows of load_digits()
     interferers: torch.Tensor | None = field(default=None, repr=False)  # (N,) row of each competing talker
+    takes: torch.Tensor | None = field(default=None, repr=False)  # (N,) FSDD take number (0-49); None if synthetic
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -144,12 +154,15 @@ def _image_split() -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]
 
 
 @lru_cache(maxsize=4)
-def _clean_speech(source: str, audio_length: int) -> tuple[torch.Tensor, torch.Tensor, tuple[str, ...], torch.Tensor]:
-    """All utterances of ``source``, padded/trimmed to ``audio_length``, with labels, speakers and lengths."""
+def _clean_speech(source: str, audio_length: int
+                  ) -> tuple[torch.Tensor, torch.Tensor, tuple[str, ...], torch.Tensor, torch.Tensor | None]:
+    """All utterances of ``source``, padded/trimmed to ``audio_length``, with labels, speakers, lengths and
+    (FSDD only) take numbers."""
     speech = load_spoken_digits(source)
     waveforms = pad_or_trim(speech.waveforms, audio_length)  # (M, L)
     lengths = torch.tensor([min(w.numel(), audio_length) for w in speech.waveforms])  # (M,)
-    return waveforms, speech.labels, tuple(speech.speakers), lengths
+    takes = fsdd_takes(speech) if source == "fsdd" else None  # (M,)
+    return waveforms, speech.labels, tuple(speech.speakers), lengths, takes
 
 
 def make_av_digits(split: str = "train", config: AVDigitsConfig | None = None) -> AVDigits:
@@ -167,9 +180,13 @@ def make_av_digits(split: str = "train", config: AVDigitsConfig | None = None) -
     gens = {s: _generator(config.seed, split, s) for s in _STREAMS}
 
     # 1. the utterances of this split's speakers (a random share of them if asked), repeated pairs_per_utterance times
-    all_waves, all_labels, all_speakers, all_lengths = _clean_speech(config.source, config.audio_length)
-    held_out = TEST_VOICES if config.source == "bundled" else FSDD_TEST_SPEAKERS
-    keep = [i for i, s in enumerate(all_speakers) if (s in held_out) == (split == "test")]
+    all_waves, all_labels, all_speakers, all_lengths, all_takes = _clean_speech(config.source, config.audio_length)
+    if config.held_out == "takes":
+        is_test = torch.isin(all_takes, torch.tensor(TEST_TAKES))  # (M,)
+        keep = [i for i, t in enumerate(is_test.tolist()) if t == (split == "test")]
+    else:
+        held_out = TEST_VOICES if config.source == "bundled" else FSDD_TEST_SPEAKERS
+        keep = [i for i, s in enumerate(all_speakers) if (s in held_out) == (split == "test")]
     if config.utterance_share < 1.0:
         n_kept = max(1, round(config.utterance_share * len(keep)))
         drawn = torch.randperm(len(keep), generator=gens["share"])[:n_kept].sort().values
@@ -229,6 +246,7 @@ def make_av_digits(split: str = "train", config: AVDigitsConfig | None = None) -
         speakers=[all_speakers[int(i)] for i in rows], has_audio=has_audio, has_image=has_image,
         sample_rate=SAMPLE_RATE, clean_images=clean_images, clean_waveforms=waveforms,
         image_indices=image_indices, interferers=interferers,
+        takes=None if all_takes is None else all_takes[rows],
     )
 
 
