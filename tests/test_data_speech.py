@@ -141,6 +141,14 @@ def test_log_mel_spectrogram_equals_log_of_torchaudio_mel_power():
     torch.testing.assert_close(log_mel_spectrogram(x), torch.log(reference + 1e-6), atol=1e-5, rtol=1e-5)
 
 
+
+def test_a_batch_larger_than_a_chunk_gives_each_row_its_own_spectrogram():
+    x = torch.randn(600, 800, generator=torch.Generator().manual_seed(1))  # more rows than one chunk of 256
+    whole = log_mel_spectrogram(x)
+    assert whole.shape == (600, 32, 11)
+    for row in (0, 255, 256, 599):  # each side of each chunk boundary
+        torch.testing.assert_close(whole[row], log_mel_spectrogram(x[row]), atol=1e-6, rtol=1e-6)
+
 @pytest.mark.parametrize("kwargs, name", [({"n_mels": 0}, "n_mels"), ({"n_mels": 500}, "n_mels"),
                                           ({"sample_rate": 8000.5}, "sample_rate"), ({"hop_length": -1}, "hop_length"),
                                           ({"eps": 0}, "eps")])

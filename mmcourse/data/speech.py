@@ -264,6 +264,9 @@ def _positive_int(value, name: str) -> int:
     return int(value)
 
 
+_MEL_CHUNK = 256  # rows of a batch transformed together (bounds the memory of a large batch)
+
+
 def log_mel_spectrogram(
     waveforms, sample_rate: int = SAMPLE_RATE, n_mels: int = 32, n_fft: int = 256, hop_length: int = 80,
     eps: float = 1e-6,
@@ -290,5 +293,8 @@ def log_mel_spectrogram(
         got = tuple(waveforms.shape) if isinstance(waveforms, torch.Tensor) else type(waveforms).__name__
         raise ValueError(f"waveforms must be a tensor (N, L) or (L,) with L > 0, or a list of 1-D tensors, got {got}")
     x = waveforms.float()
-    mel = _mel_transform(sample_rate, n_mels, n_fft, hop_length).to(x.device)(x)  # (N, n_mels, frames)
+    transform = _mel_transform(sample_rate, n_mels, n_fft, hop_length).to(x.device)
+    # 256 waveforms at a time: the complex spectrum of every window holds about 20 times the waveforms' memory
+    chunks = x.split(_MEL_CHUNK) if x.ndim == 2 and len(x) > _MEL_CHUNK else [x]
+    mel = torch.cat([transform(chunk) for chunk in chunks])  # (N, n_mels, frames)
     return torch.log(mel + eps)  # (N, n_mels, frames)
