@@ -1,11 +1,15 @@
 """Tests for mmcourse.robustness: per-utterance normalisation, SpecAugment-style masks, notebook 03's model."""
 import pytest
 import torch
+import torch.nn.functional as F
 
 from mmcourse.attention import padding_mask
 from mmcourse.data import SpokenDigits
-from mmcourse.robustness import (SpokenDigitAttention, draw_masks, frames_and_mask, mask_bands_and_frames,
-                                 normalise_per_utterance, spec_augment)
+from dataclasses import replace
+
+from mmcourse.robustness import (SideBySide, SpokenDigitAttention, draw_masks, frames_and_mask, mask_bands_and_frames,
+                                 normalise_per_utterance, reverse_real_frames, spec_augment, train_side_by_side)
+from mmcourse.training import TrainConfig, train
 
 
 def _batch(B=4, T=9, M=6, lengths=(9, 1, 5, 3), seed=0):
@@ -147,3 +151,84 @@ def test_model_ignores_the_padding_and_returns_its_attention_weights():
     assert (weights[~mask] == 0).all()
     torch.testing.assert_close(weights.sum(1), torch.ones(4))
     torch.testing.assert_close(shorter[1:], logits[1:], atol=1e-5, rtol=0)
+
+
+# ---- K models side by side -----------------------------------------------------------------------
+
+def _models(seeds=(0, 1, 2), n_mels=6):
+    models = []
+    for seed in seeds:
+        torch.manual_seed(seed)
+        models.append(SpokenDigitAttention(n_mels=n_mels, hidden=5, attn_dim=4))
+    return models
+
+
+def test_reverse_real_frames_reverses_only_the_real_frames_and_undoes_itself():
+    x = torch.arange(2 * 4, dtype=torch.float32).reshape(2, 4, 1)
+    out = reverse_real_frames(x, torch.tensor([3, 4]))
+    assert out[:, :, 0].tolist() == [[2, 1, 0, 3], [7, 6, 5, 4]]
+    torch.testing.assert_close(reverse_real_frames(out, torch.tensor([3, 4])), x)
+
+
+@pytest.mark.parametrize("lengths", [(9, 1, 5, 3), (9, 5, 3, 1)], ids=["any order", "longest first"])
+def test_side_by_side_gives_each_models_own_logits_and_weights(lengths):
+    models = _models()
+    x, mask = _batch(lengths=lengths)
+    xs = torch.stack([x, -x, x * 2])  # (K, B, T, M): a different batch for each model
+    other = mask if lengths == (9, 5, 3, 1) else mask.flip(0)  # batches sorted longest first, or not
+    masks = torch.stack([mask, other, mask])
+    with torch.no_grad():
+        logits, weights = SideBySide(models).attend(xs, masks)
+        for k, model in enumerate(models):
+            own_logits, own_weights = model.eval().attend(xs[k], masks[k])
+            torch.testing.assert_close(logits[k], own_logits, atol=1e-5, rtol=0)
+            torch.testing.assert_close(weights[k], own_weights, atol=1e-6, rtol=0)
+
+
+def test_unstack_gives_back_the_same_models():
+    models = _models()
+    x, mask = _batch()
+    with torch.no_grad():
+        for before, after in zip(models, SideBySide(models).unstack()):
+            torch.testing.assert_close(after(x, mask), before.eval()(x, mask))
+
+
+@pytest.mark.parametrize("schedule, weight_decay", [("constant", 0.0), ("cosine", 0.1)])
+def test_training_side_by_side_equals_training_each_model_alone(schedule, weight_decay):
+    g = torch.Generator().manual_seed(5)
+    mask = padding_mask(torch.randint(1, 10, (40,), generator=g), 9)
+    x = torch.randn(40, 9, 6, generator=g) * mask[..., None]
+    y = torch.randint(0, 10, (40,), generator=g)
+    config = TrainConfig(epochs=2, batch_size=16, lr=1e-2, schedule=schedule, weight_decay=weight_decay, progress=False)
+    seeds = (0, 1, 2)
+    together = train_side_by_side(_models(seeds), (x, mask, y), seeds, config)
+    for seed, model, trained in zip(seeds, _models(seeds), together):
+        train(model, lambda xb, mb, yb: F.cross_entropy(model(xb, mb), yb), (x, mask, y), replace(config, seed=seed))
+        for (name, p), q in zip(model.named_parameters(), trained.parameters()):
+            torch.testing.assert_close(q, p, atol=1e-4, rtol=1e-4, msg=f"{name} of seed {seed}")
+
+
+def test_training_side_by_side_applies_augment_to_every_batch():
+    x, mask = _batch()
+    y = torch.arange(4)
+    calls = []
+
+    def augment(xb, mb):
+        calls.append(xb.shape)
+        return xb
+
+    train_side_by_side(_models((0, 1)), (x, mask, y), (0, 1), TrainConfig(epochs=3, batch_size=2, progress=False),
+                       augment=augment)
+    assert calls == [(4, 9, 6)] * 6, "one call per step, on the K batches together"
+
+
+def test_side_by_side_rejects_bad_arguments_by_name():
+    x, mask = _batch()
+    with pytest.raises(ValueError, match="non-empty list of SpokenDigitAttention"):
+        SideBySide([])
+    with pytest.raises(ValueError, match="same sizes"):
+        SideBySide(_models((0,)) + _models((1,), n_mels=7))
+    with pytest.raises(ValueError, match="one seed per model: got 1 seeds for 3 models"):
+        train_side_by_side(_models(), (x, mask, torch.arange(4)), (0,))
+    with pytest.raises(ValueError, match="the same N"):
+        train_side_by_side(_models(), (x, mask, torch.arange(3)), (0, 1, 2))
