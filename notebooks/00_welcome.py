@@ -93,8 +93,8 @@ print("computing on:", device)
 # | real speech | 3,000 spoken digits by six people (the Free Spoken Digit Dataset) | bundled in `data/fsdd/`, CC BY-SA 4.0 |
 # | text | the documentation strings of Python's standard library | read from your Python installation |
 #
-# Most speech in the course is synthetic: a speech synthesiser says each digit in 12 voices, 5
-# speeds and 5 pitches (`data/README.md` gives the exact commands). It sounds robotic, but it is
+# Most speech in the course is synthetic: a speech synthesiser says each digit 5 times in each of 12
+# voices, each time at another speed and pitch: 600 recordings (`data/README.md` gives the exact commands). It sounds robotic, but it is
 # real sound with real acoustics. Beside it the course ships recordings of real people: the Free
 # Spoken Digit Dataset (FSDD, by Z. Jackson and others), six speakers who each say every digit 50
 # times, shared under the CC BY-SA 4.0 licence (`data/fsdd/LICENSE.md`).
@@ -319,6 +319,17 @@ def test_the_demo_on_four_examples(accuracy_wrong):
 # # END QUESTION
 
 # %% [markdown]
+# In the student version (`make lab`), the check cell just above prints this report for the wrong answer:
+#
+# ```
+# q00_try_a_check results:
+#     q00_try_a_check - 1 result:
+#         ❌ Test case failed
+#         Error at line 15 in test q00_try_a_check:
+#               not_the_mistake(got, 2.0, 'accuracy_wrong on 4 examples with 2 right', 'you returned the number of correct predictions; divide by the number of examples')
+#         ExerciseError: accuracy_wrong on 4 examples with 2 right: you returned the number of correct predictions; divide by the number of examples
+# ```
+#
 # The report's last line names the mistake and says how to fix it. Now make it pass: in the cell
 # that defines `accuracy_wrong`, divide by the number of examples (`.float().mean()` instead of
 # `.sum()`), run that cell, then run the check again. When one of your own checks fails, do the
@@ -428,8 +439,8 @@ class_means_used = student_or_reference(class_means, reference_class_means, (x_t
 
 # %% [markdown]
 # `mmcourse.training.train` is the small training loop the notebooks share: it shuffles
-# mini-batches with a fixed seed, steps an Adam optimiser, shows a progress bar and returns the
-# loss of each epoch. You give it the model, a function that computes the loss of one batch, and
+# mini-batches with a fixed seed, steps an Adam optimiser, shows a progress bar while it runs (in your
+# copy; the pages saved on the web leave it out) and returns the loss of each epoch. You give it the model, a function that computes the loss of one batch, and
 # the training tensors.
 
 # %%

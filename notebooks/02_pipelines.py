@@ -64,7 +64,7 @@ from mmcourse.training import TrainConfig, accuracy, predict, train
 
 generator = mmcourse.set_seed(0)
 device = mmcourse.get_device()
-torch.set_num_threads(1)  # the models here are small: one thread is as fast as several
+torch.set_num_threads(1)
 
 # %% [markdown]
 # ## 0 · The goal: one model of all modalities
@@ -542,8 +542,8 @@ print("lowest and highest exact match of the three seeds:",
 # into one state vector of 128 numbers, that the decoder cannot look back past? Or is a longer
 # sequence simply more letters to get wrong? This notebook cannot tell the two apart.
 # Notebook 03 trains this model on the same task twice, without and with **attention**, which lets
-# each decoder step look at every encoder state, gives both the same budget and compares exact
-# match per length.
+# each decoder step look at every encoder state, with the same (larger) budget for both, and compares
+# exact match per length.
 
 # %% [markdown]
 # ## 2 · Image captioning: vision → language
@@ -608,7 +608,8 @@ plt.show()
 # ## 3 · Visual question answering: vision + language → label
 #
 # **Intuition.** Now two modalities go *in*: an image and a question about it, and the output is
-# one answer from a closed set (here 15: colours, shapes, the numbers zero to two, yes / no). Following the
+# one answer from a closed set (here 15: colours, shapes, the numbers zero to two, and yes / no, unused
+# here). Following the
 # lecture, each modality gets its own encoder, and a **fusion head** combines the two states.
 # We reuse the captioner's image encoder (frozen): its grid features $f$ already say what is where,
 # so the image state is $v = f$. The question encoder is a GRU over the question's words, with
@@ -631,7 +632,7 @@ plt.show()
 # %% [markdown]
 # **Exercise 2.3 — the VQA fusion head.** Write `fusion_head(v, q, W, b, U, c)`: the scores `(B, A)`
 # of the answers, given each example's image state `v` `(B, Dv)` and question state `q` `(B, Dq)`.
-# Its parameters are those of a network with one hidden layer: `W` `(H, Dv + Dq)` and `b` `(H,)`
+# Its parameters are those of a network with one hidden layer of ReLUs: `W` `(H, Dv + Dq)` and `b` `(H,)`
 # make the hidden layer (the first `Dv` columns of `W` read the image state), `U` `(A, H)` and
 # `c` `(A,)` the output layer. Why: the answer to "what colour is the circle" depends on the image
 # and the question *together*, so the two states must interact. Scores that add an image term to a
@@ -803,11 +804,11 @@ mmcourse.record("vqa_question_only_best_guess", bound);
 
 # %% [markdown]
 # With the same budget, the question-only model learns the *kind* of answer and hardly more, for
-# each of the three seeds (the spreads are small): it gives mostly one answer per kind of question
-# (the lines under the figure, for the first seed). That is not for want of training: answering each
-# test question with its most frequent answer in training, what the training answers alone predict, is
-# right about as often (the last line; the model is within 0.01 of it). Everything above that is what the
-# image adds (the per-kind line): most of the accuracy for colour, shape and relation questions, and for
+# each of the three seeds (the spreads are small): it leans on one favourite answer per kind of
+# question, 'zero' for 81 % of the count questions and one colour or shape for about half of each
+# other kind (the lines under the figure, for the first seed). That is not for want of training:
+# answering each test question with its most frequent answer in training is right about as often (the
+# last line; the model is within 0.01 of it). Everything above that is what the image adds (the per-kind line): most of the accuracy for colour, shape and relation questions, and for
 # counts, where guessing "zero" is often right, about a third of it.
 #
 # ## 4 · Classification from image and sound: vision + audio → label

@@ -60,7 +60,7 @@ from mmcourse.training import TrainConfig, train
 
 generator = mmcourse.set_seed(0)
 device = mmcourse.get_device()
-torch.set_num_threads(1)  # small models step by step: one thread is the fastest
+torch.set_num_threads(1)
 
 # %% [markdown]
 # ## 1 · BiRNN, convolution and self-attention

@@ -372,8 +372,9 @@ print(f"wavelengths from {wavelength[0]:.2f} (dimensions 0, 1) to {wavelength[-1
 #
 # $$PE(pos + k) = M_k \, PE(pos) \quad \text{for every } pos .$$
 #
-# This is why the lecture's encoding uses sines *and* cosines: a layer that multiplies keys or queries by a
-# matrix can learn "the token $k$ places back" once, for all positions, from an absolute code.
+# This is the reason Vaswani et al. (2017) gave for sines *and* cosines: a layer that multiplies keys or
+# queries by a matrix could then learn "the token $k$ places back" once, for all positions, from an absolute
+# code (the exercise below builds $M_k$; no model here is shown learning it).
 
 # %% [raw]
 # # BEGIN QUESTION
@@ -925,7 +926,7 @@ def train_spatial(positions, seed, steps=350, batch_size=64):
     """A SpatialVQA with these positions, trained with Adam on `steps` random mini-batches of training questions."""
     mmcourse.set_seed(seed)
     model = SpatialVQA(positions)
-    optimiser = torch.optim.AdamW(model.parameters(), lr=3e-3, foreach=True)  # foreach: all weights in one update
+    optimiser = torch.optim.AdamW(model.parameters(), lr=3e-3, foreach=True)
     draw = torch.Generator().manual_seed(seed)
     for _ in range(steps):
         idx = torch.randint(len(train_tensors[2]), (batch_size,), generator=draw)  # a random mini-batch
@@ -992,7 +993,7 @@ assert answers_changed["none"] == 0.0
 # sinusoidal model (mean over its 4 heads). Top: four test questions, with the true answer and the model's.
 # Bottom: the attention, with the answer object's patch framed in red. What to see: `[CLS]` does not spread its
 # attention over the picture; it looks hardest at the object whose shape is the answer, in 98 % of all test
-# questions (the printout). In the four examples that patch gets 0.56 to 0.73 of the attention, no other patch
+# questions (the printout). In the four examples that patch gets 0.57 to 0.73 of the attention, no other patch
 # more than 0.14.
 
 # %%
@@ -1130,8 +1131,9 @@ plt.show()
 # (minus) their distance on the grid in cells, $|r_1 - r_2| + |c_1 - c_2|$. It is near 0 for a random table
 # and near 1 when nearby patches get similar vectors. The printout (one training run): it did not. The table went
 # from −0.02 to +0.08, far from the 0.97 of the 2-D code built for the grid, and still the model answered about
-# as well as the sinusoidal one (0.986 against 0.992). Its random start already gives each patch a vector of
-# its own, and that is all these questions need: the layers above learn which patch lies left of which.
+# as well as the sinusoidal one (0.986 against 0.991). Our guess, not tested here: its random start already
+# gives each patch a vector of its own, and that is all these questions need, the layers above learning which
+# patch lies left of which.
 
 # %%
 learned_patch_positions = spatial_models["learned"].encoder.patch_pos.detach()  # (9, 32)

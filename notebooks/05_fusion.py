@@ -60,7 +60,7 @@ from mmcourse.training import TrainConfig, accuracy, predict, train
 
 generator = mmcourse.set_seed(0)
 device = mmcourse.get_device()  # the models here are small: this notebook computes on the CPU
-torch.set_num_threads(1)  # small models: one thread is as fast
+torch.set_num_threads(1)
 SEEDS = (0, 1, 2)
 
 

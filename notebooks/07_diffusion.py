@@ -68,7 +68,7 @@ from mmcourse.viz import heatmap, show_images
 
 generator = mmcourse.set_seed(0)
 device = mmcourse.get_device()
-torch.set_num_threads(1)  # the tensors are tiny: more threads would mostly wait for each other
+torch.set_num_threads(1)
 
 # %% [markdown]
 # ## 1 · Intuition: destroy the data slowly, then learn to repair it

@@ -54,6 +54,23 @@ def test_the_practice_check_fails_on_its_wrong_answer_with_the_fix_and_passes_on
     assert feedback(test, accuracy_wrong=namespace["accuracy_wrong"]) == ""
 
 
+
+def test_the_report_quoted_for_the_web_reader_ends_with_the_message_the_check_gives():
+    # the instructor version (read on the web) quotes the failing report; its last line must be the real message
+    import re
+
+    import jupytext
+
+    import nbtools
+    test = exercise_tests("00_welcome", "q00_try_a_check")["test_the_demo_on_four_examples"]
+    cells = jupytext.read(nbtools.NOTEBOOKS / "00_welcome.py").cells
+    shown = next(c.source for c in cells if c.cell_type == "code" and c.source.startswith("def accuracy_wrong"))
+    namespace = {}
+    exec(shown, namespace)
+    quote = next(c.source for c in cells if c.cell_type == "markdown" and "q00_try_a_check results:" in c.source)
+    block = re.search(r"```\n(.*?)\n```", quote, re.S).group(1).splitlines()
+    assert block[0] == "q00_try_a_check results:" and "❌ Test case failed" in block[2]
+    assert block[-1].strip() == "ExerciseError: " + feedback(test, accuracy_wrong=namespace["accuracy_wrong"])
 Q00_MEANS = exercise_tests("00_welcome", "q00_class_means")
 
 
