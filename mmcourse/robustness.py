@@ -41,7 +41,7 @@ from tqdm.auto import tqdm
 
 from mmcourse.attention import AttentionPooling, padding_mask
 from mmcourse.data.speech import SpokenDigits, log_mel_spectrogram, pad_or_trim
-from mmcourse.training import TrainConfig, show_progress
+from mmcourse.training import TrainConfig, adamw_step, learning_rate, show_progress
 
 __all__ = ["frames_and_mask", "SpokenDigitAttention", "normalise_per_utterance", "mask_bands_and_frames",
            "draw_masks", "spec_augment", "reverse_real_frames", "SideBySide", "train_side_by_side"]
@@ -306,7 +306,7 @@ def train_side_by_side(models: Sequence[SpokenDigitAttention], tensors: Sequence
     """Train each model on ``tensors = (x (N, T, M), mask (N, T), y (N,))`` with the cross-entropy, side by side.
 
     Defined in notebook 03c. Model k is trained as ``mmcourse.training.train`` would train it with
-    ``replace(config, seed=seeds[k])``: the same shuffling, batches, AdamW steps (written out below,
+    ``replace(config, seed=seeds[k])``: the same shuffling, batches, AdamW steps (``training.adamw_step``,
     as torch takes them) and schedule, so the same model up to rounding. ``augment(x, mask)`` changes
     each batch (the K batches flattened to ``(K·B, T, M)``), if given. Returns the trained models, in
     evaluation mode.
@@ -320,7 +320,7 @@ def train_side_by_side(models: Sequence[SpokenDigitAttention], tensors: Sequence
     stack = SideBySide(models).train()
     K, n = len(models), len(x)
     params = list(stack.parameters())
-    moments = [(torch.zeros_like(p), torch.zeros_like(p)) for p in params]  # Adam's m and v
+    state = []  # AdamW's step counts and moments
     total_steps, step = config.epochs * math.ceil(n / config.batch_size), 0
     generators = [torch.Generator().manual_seed(seed) for seed in seeds]  # model k's own shuffling
     lengths = mask.sum(dim=1)  # (N,)
@@ -339,24 +339,7 @@ def train_side_by_side(models: Sequence[SpokenDigitAttention], tensors: Sequence
             # Σ_k (mean cross-entropy of model k): each model's gradient is that of its own loss
             losses = F.cross_entropy(logits.flatten(0, 1), yb.flatten(), reduction="none").view(K, -1).mean(1)
             grads = torch.autograd.grad(losses.sum(), params)
-            # the cosine schedule: lr_s = lr · (1 + cos(π s / S)) / 2 at step s of S
-            lr = config.lr * (0.5 * (1 + math.cos(math.pi * step / total_steps)) if config.schedule == "cosine" else 1)
+            adamw_step(params, grads, state, learning_rate(config, step, total_steps), config.weight_decay)
             step += 1
-            _adamw_step(params, grads, moments, lr, config.weight_decay, step)
     return stack.unstack()
 
-
-@torch.no_grad()
-def _adamw_step(params, grads, moments, lr: float, weight_decay: float, step: int,
-                betas=(0.9, 0.999), eps: float = 1e-8) -> None:
-    """One AdamW step on every parameter, in place, as ``torch.optim.AdamW`` takes it (Loshchilov and Hutter, 2019)."""
-    beta1, beta2 = betas
-    for p, g, (m, v) in zip(params, grads, moments):
-        # θ ← θ − lr · λ θ (decoupled weight decay)
-        p.mul_(1 - lr * weight_decay)
-        # m ← β₁ m + (1 − β₁) g,  v ← β₂ v + (1 − β₂) g²
-        m.lerp_(g, 1 - beta1)
-        v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
-        # θ ← θ − lr · m̂ / (√v̂ + ε), with m̂ = m / (1 − β₁ˢ) and v̂ = v / (1 − β₂ˢ)
-        denominator = (v.sqrt() / math.sqrt(1 - beta2 ** step)).add_(eps)
-        p.addcdiv_(m, denominator, value=-lr / (1 - beta1 ** step))

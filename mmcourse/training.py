@@ -21,7 +21,8 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-__all__ = ["TrainConfig", "train", "predict", "accuracy", "linear_probe", "show_progress"]
+__all__ = ["TrainConfig", "train", "learning_rate", "adamw_step", "predict", "accuracy", "linear_probe",
+           "show_progress"]
 
 PROGRESS_ENV = "MMCOURSE_PROGRESS"
 
@@ -82,9 +83,47 @@ def _check_tensors(tensors: Sequence[torch.Tensor], name: str = "tensors") -> in
     return sizes.pop()
 
 
+def learning_rate(config: TrainConfig, step: int, total_steps: int) -> float:
+    """The learning rate of optimiser step ``step`` (0, 1, …) of ``total_steps``: ``config.lr``, or on the
+    cosine schedule ``lr · (1 + cos(π · step / total_steps)) / 2``, from ``lr`` down to 0."""
+    if config.schedule == "cosine":
+        return config.lr * (0.5 * (1 + math.cos(math.pi * min(step, total_steps) / total_steps)))
+    return config.lr
+
+
+@torch.no_grad()
+def adamw_step(params: Sequence[torch.Tensor], grads: Sequence[torch.Tensor | None], state: list, lr: float,
+               weight_decay: float = 0.0, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
+    """One AdamW step (Loshchilov and Hutter, 2019) on every parameter that has a gradient, in place.
+
+    ``state`` is a list, empty before the first step, that keeps each parameter's step count and moments
+    between calls. The operations are those of ``torch.optim.AdamW`` on the CPU, in the same order, so it
+    gives the same numbers; writing it out spares each notebook the second torch takes to set up its
+    optimisers the first time.
+    """
+    if not state:
+        state.extend([None] * len(params))
+    beta1, beta2 = betas
+    for i, (p, g) in enumerate(zip(params, grads)):
+        if g is None:  # a parameter the loss did not reach is left as it is, as torch does
+            continue
+        if state[i] is None:
+            state[i] = [0, torch.zeros_like(p), torch.zeros_like(p)]  # step, m, v
+        state[i][0] += 1
+        step, m, v = state[i]
+        if weight_decay != 0:  # θ ← θ − lr · λ θ (decoupled weight decay)
+            p.mul_(1 - lr * weight_decay)
+        # m ← β₁ m + (1 − β₁) g,  v ← β₂ v + (1 − β₂) g²
+        m.lerp_(g, 1 - beta1)
+        v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+        # θ ← θ − lr · m̂ / (√v̂ + ε), with m̂ = m / (1 − β₁ˢ) and v̂ = v / (1 − β₂ˢ)
+        denominator = (v.sqrt() / (1 - beta2 ** step) ** 0.5).add_(eps)
+        p.addcdiv_(m, denominator, value=-(lr / (1 - beta1 ** step)))
+
+
 def train(model: nn.Module, batch_loss: Callable[..., torch.Tensor], tensors: Sequence[torch.Tensor],
           config: TrainConfig | None = None) -> list[float]:
-    """Train ``model`` with Adam(W) on mini-batches of ``tensors``; return the mean loss of each epoch.
+    """Train ``model`` with AdamW (``adamw_step``) on mini-batches of ``tensors``; return the mean loss of each epoch.
 
     ``batch_loss(*batch)`` receives one mini-batch of each tensor (already on the model's device) and
     returns a scalar loss, e.g. ``lambda x, y: F.cross_entropy(model(x), y)``.
@@ -101,13 +140,8 @@ def train(model: nn.Module, batch_loss: Callable[..., torch.Tensor], tensors: Se
     if not params:
         raise ValueError("model has no trainable parameters")
     device = params[0].device
-    optimiser = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     generator = torch.Generator().manual_seed(config.seed)
-    total_steps = config.epochs * math.ceil(n / config.batch_size)
-    scheduler = None
-    if config.schedule == "cosine":
-        scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimiser, lambda step: 0.5 * (1 + math.cos(math.pi * min(step, total_steps) / total_steps)))
+    total_steps, step, state = config.epochs * math.ceil(n / config.batch_size), 0, []
     history = []
     model.train()
     epochs = tqdm(range(config.epochs), desc="training", disable=not show_progress(config.progress), leave=False)
@@ -120,11 +154,12 @@ def train(model: nn.Module, batch_loss: Callable[..., torch.Tensor], tensors: Se
             loss = batch_loss(*batch)
             if not isinstance(loss, torch.Tensor) or loss.ndim != 0:
                 raise ValueError(f"batch_loss must return a scalar tensor, got {loss!r:.80}")
-            optimiser.zero_grad()
+            for p in params:
+                p.grad = None
             loss.backward()
-            optimiser.step()
-            if scheduler is not None:
-                scheduler.step()
+            adamw_step(params, [p.grad for p in params], state, learning_rate(config, step, total_steps),
+                       config.weight_decay)
+            step += 1
             total += loss.item() * len(idx)
             seen += len(idx)
         history.append(total / seen)

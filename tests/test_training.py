@@ -58,18 +58,20 @@ def test_train_rejects_mismatched_tensors_and_non_scalar_losses():
         train("model", lambda a: a, (torch.zeros(4, 2),))
 
 
-def test_a_cosine_schedule_falls_from_lr_to_zero_along_a_half_cosine(monkeypatch):
-    rates = []
-    step = torch.optim.AdamW.step
+def _rates_of_each_step(monkeypatch, config, n):
+    """The learning rate ``train`` passes to every AdamW step on ``n`` examples."""
+    import mmcourse.training as training
 
-    def spy(self, *args, **kwargs):  # the learning rate of every optimiser step
-        rates.append(self.param_groups[0]["lr"])
-        return step(self, *args, **kwargs)
-
-    monkeypatch.setattr(torch.optim.AdamW, "step", spy)
+    rates, step = [], training.adamw_step
+    monkeypatch.setattr(training, "adamw_step", lambda *args, **kwargs: (rates.append(args[3]), step(*args, **kwargs)))
     model = nn.Linear(1, 1)
-    train(model, lambda x: model(x).sum(), (torch.ones(10, 1),),
-          TrainConfig(epochs=2, batch_size=4, lr=0.1, schedule="cosine", progress=False))
+    train(model, lambda x: model(x).sum(), (torch.ones(n, 1),), config)
+    return rates
+
+
+def test_a_cosine_schedule_falls_from_lr_to_zero_along_a_half_cosine(monkeypatch):
+    rates = _rates_of_each_step(monkeypatch, TrainConfig(epochs=2, batch_size=4, lr=0.1, schedule="cosine",
+                                                         progress=False), 10)
     steps = 2 * 3  # 3 batches per epoch: 4 + 4 + 2 examples
     assert rates == pytest.approx([0.1 * 0.5 * (1 + math.cos(math.pi * k / steps)) for k in range(steps)])
 
@@ -77,13 +79,47 @@ def test_a_cosine_schedule_falls_from_lr_to_zero_along_a_half_cosine(monkeypatch
 def test_a_constant_schedule_keeps_lr_and_an_unknown_schedule_is_named(monkeypatch):
     with pytest.raises(ValueError, match="schedule must be one of"):
         TrainConfig(schedule="linear")
-    rates = []
-    step = torch.optim.AdamW.step
-    monkeypatch.setattr(torch.optim.AdamW, "step", lambda self, *a, **k: (rates.append(self.param_groups[0]["lr"]),
-                                                                           step(self, *a, **k))[1])
-    model = nn.Linear(1, 1)
-    train(model, lambda x: model(x).sum(), (torch.ones(8, 1),), TrainConfig(epochs=2, batch_size=4, progress=False))
-    assert rates == [TrainConfig().lr] * 4
+    assert _rates_of_each_step(monkeypatch, TrainConfig(epochs=2, batch_size=4, progress=False), 8) == [
+        TrainConfig().lr] * 4
+
+
+def _train_with_torch_optimiser(model, batch_loss, tensors, config):
+    """The same loop as ``train`` with torch's AdamW and LambdaLR: the reference ``adamw_step`` must match."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimiser = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    n, generator = len(tensors[0]), torch.Generator().manual_seed(config.seed)
+    total = config.epochs * math.ceil(n / config.batch_size)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimiser, lambda k: 0.5 * (1 + math.cos(math.pi * min(k, total) / total)) if config.schedule == "cosine" else 1)
+    model.train()
+    for _ in range(config.epochs):
+        order = torch.randperm(n, generator=generator)
+        for start in range(0, n, config.batch_size):
+            loss = batch_loss(*[t[order[start:start + config.batch_size]] for t in tensors])
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            scheduler.step()
+
+
+@pytest.mark.parametrize("config", [TrainConfig(epochs=3, batch_size=32, lr=3e-2, progress=False),
+                                    TrainConfig(epochs=3, batch_size=32, lr=1e-2, schedule="cosine", weight_decay=0.1,
+                                                progress=False)])
+def test_train_takes_exactly_the_steps_of_torch_adamw_even_for_parameters_the_loss_skips(config):
+    import copy
+
+    from mmcourse.pipelines import AVClassifier
+
+    g = torch.Generator().manual_seed(0)
+    rows, frames, labels = torch.randn(100, 8, 8, generator=g), torch.randn(100, 5, 6, generator=g), torch.arange(100) % 10
+    for use in ("both", "audio"):  # "audio" leaves the image encoder without gradients
+        ours = AVClassifier(8, 6, hidden_size=12, use=use)
+        theirs = copy.deepcopy(ours)
+        train(ours, lambda r, a, y: F.cross_entropy(ours(r, a), y), (rows, frames, labels), config)
+        _train_with_torch_optimiser(theirs, lambda r, a, y: F.cross_entropy(theirs(r, a), y), (rows, frames, labels),
+                                    config)
+        for (name, p), q in zip(ours.named_parameters(), theirs.parameters()):
+            assert torch.equal(p, q), f"{name} differs from torch's AdamW by {(p - q).abs().max():.1e} ({use})"
 
 
 def test_accuracy_rejects_mismatched_shapes():
