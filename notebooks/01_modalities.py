@@ -865,8 +865,14 @@ mmcourse.record("association_eeg_max_abs_correlation", off_diagonal.abs().max())
 fig = viz.heatmap(eeg_corr, xlabels=eeg_channels, ylabels=eeg_channels, annotate=True,
                   title="EEG: correlation between channels")
 plt.show()
+i, j = divmod(int((eeg_corr - torch.eye(4)).abs().argmax()), 4)  # the strongest pair of two different channels
+print(f"strongest correlation between two channels: {eeg_corr[i, j]:+.2f} ({eeg_channels[i]} and {eeg_channels[j]})")
 
 # %% [markdown]
+# What to see: the four channels are far from copies of one signal. Even the strongest pair (printed)
+# shares only about a tenth of its variance ($r^2 \approx 0.1$), and a correlation has no direction:
+# section 7.2 asks which channel comes first.
+#
 # Across modalities, we cluster the images and the spoken digits of the pairs separately (k-means,
 # 10 clusters, **no labels**) and count how often image cluster $i$ and speech cluster $s$ share a
 # pair. Rows and columns are grouped by a hierarchical clustering of their counts; the control,
@@ -913,7 +919,8 @@ plt.show()
 # %% [markdown]
 # With the real pairs, blocks appear: a group of image clusters goes with a group of speech
 # clusters and almost never with the others (the blocks are not one digit each; our guess, not
-# measured here, is that the speech clusters also split by voice). With the pairs shuffled, the same grouping finds no blocks.
+# measured here, is that the speech clusters also split by voice). With the pairs shuffled, the same
+# grouping finds no blocks.
 #
 # ### 7.2 Dependency in time: who leads?
 #
@@ -1114,7 +1121,9 @@ plt.show()
 # Text compresses best, then the digit images (half blank paper); raw speech and the EEG barely
 # compress. Our reading, not tested here: a byte-level compressor looks for repeated byte strings, and
 # the smooth, oscillating structure that section 3.2 measured rarely repeats byte for byte; using it
-# takes a model of the signal, such as a spectrogram or a predictor.
+# takes a model of the signal, such as a spectrogram or a predictor. Shuffling the elements costs text the
+# most (3.79 → 2.82: word order is part of its redundancy), the images less (2.61 → 2.22), and raw speech
+# and the EEG almost nothing (1.10 → 1.07, 1.04 → 1.04), which is the compressor's blindness again.
 #
 # ### C · Ambiguity
 #
@@ -1140,3 +1149,9 @@ titles = [f"{int(top2.indices[i, 0])} {top2.values[i, 0]:.0%} / {int(top2.indice
 fig = viz.show_images(digit_images[image_test[most_ambiguous]], titles=titles, ncols=8,
                       suptitle="the most ambiguous clean test digits (two best guesses)")
 plt.show()
+
+
+# %% [markdown]
+# Hiding a quarter of the image triples the classifier's mean uncertainty (0.23 → 0.70 bits, printed
+# above). The most ambiguous clean digits give their best guess only 35 to 53 % of the probability, with a
+# second digit behind it (the titles): the uncertainty is in the drawing itself, not in any noise we added.
