@@ -600,10 +600,13 @@ fig = viz.show_images(test_scenes.images[shown], ncols=6, size=2.0,
                       titles=[("✓ " if caption_right[i] else "✗ ") + wrap(predicted_captions[i]) for i in shown],
                       suptitle="greedy captions of new scenes (the last four: mistakes)")
 plt.show()
+for i in shown[8:]:
+    print(f"✗ {predicted_captions[i]}\n  true: {test_scenes.captions[i]}")
 
 # %% [markdown]
-# The captioner (one training run: nothing below compares it with another model) writes the caption
-# of most new scenes word for word, and many of its mistakes are a single wrong word (the counts above).
+# The captioner (one training run: nothing below compares it with another model) writes most new
+# scenes' captions word for word; many mistakes are one wrong word (the counts above), others swap
+# shapes (printed under the figure).
 # %% [markdown]
 # ## 3 · Visual question answering: vision + language → label
 #
