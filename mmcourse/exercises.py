@@ -56,20 +56,41 @@ def same_shape(actual, expected_shape: Sequence[int], what: str):
     return actual
 
 
-def close(actual, expected, what: str, atol: float = 1e-5, rtol: float = 1e-4, hint: str = ""):
+def _at(where: tuple) -> str:
+    """' at index (i, j)' for an entry of an array, '' for a single number."""
+    return f" at index {where}" if where else ""
+
+
+def close(actual, expected, what: str, atol: float = 1e-5, rtol: float = 1e-4, hint: str = "",
+          equal_nan: bool = False):
     """Fail unless ``actual`` and ``expected`` agree to ``atol + rtol·|expected|`` element-wise.
 
-    The message says which quantity, the shapes if they differ, the largest difference and where it
-    is, and a ``hint`` if one is given.
+    Non-finite values are compared exactly: an expected ±∞ is matched only by the same infinity, and an
+    expected NaN only by a NaN, and only with ``equal_nan=True`` (without it an expected NaN fails, so a
+    broken reference never accepts every answer). The message says which quantity, the shapes if they
+    differ, the largest difference and where it is, and a ``hint`` if one is given.
     """
     got = _to_numpy(actual, what)
     want = _to_numpy(expected, what)
     if got.shape != want.shape:
         raise ExerciseError(f"{what} has shape {got.shape}, expected {want.shape}. {hint}".strip())
-    if np.isnan(got).any() and not np.isnan(want).any():
+    got_nan, want_nan = np.isnan(got), np.isnan(want)
+    if want_nan.any() and not equal_nan:
+        raise ExerciseError(f"{what}: the expected value itself contains NaN, so no answer can be checked against "
+                            f"it (the check's own inputs are broken; pass equal_nan=True if NaN is the right answer)")
+    if (got_nan & ~want_nan).any():
         raise ExerciseError(f"{what} contains NaN; expected finite values. {hint}".strip())
-    diff = np.abs(got - want)
-    bad = diff > atol + rtol * np.abs(want)
+    if (want_nan & ~got_nan).any():
+        where = tuple(int(i) for i in np.argwhere(want_nan & ~got_nan)[0])
+        raise ExerciseError(f"{what}: expected NaN{_at(where)}, got {got[where]:.6g}. {hint}".strip())
+    want_inf = np.isinf(want)
+    if (want_inf & (got != want)).any():
+        where = tuple(int(i) for i in np.argwhere(want_inf & (got != want))[0])
+        raise ExerciseError(f"{what}: expected {want[where]:.6g}{_at(where)}, got {got[where]:.6g}. {hint}".strip())
+    finite = ~(want_nan | want_inf)  # the entries compared with the tolerance
+    with np.errstate(invalid="ignore"):  # ∞ − ∞ where both are the same infinity: not compared
+        diff = np.where(finite, np.abs(got - want), 0.0)
+    bad = finite & (diff > atol + rtol * np.where(finite, np.abs(want), 0.0))
     if bad.any():
         if got.ndim == 0:
             message = f"{what} is {got.item():.6g}, expected {want.item():.6g}"

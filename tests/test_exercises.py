@@ -1,4 +1,6 @@
 """The exercise helpers give specific messages, and the fallback picks the right function."""
+import re
+
 import pytest
 import torch
 
@@ -77,3 +79,22 @@ def test_student_or_reference_rejects_bad_arguments():
 def test_student_or_reference_can_name_the_function_an_adapter_wraps(capsys):
     student_or_reference(None, lambda x: x, (1.0,), "add_noise", reference_name="mmcourse.noise.add_noise_at_snr")
     assert "use mmcourse.noise.add_noise_at_snr instead" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("actual, expected, message", [
+    (5.0, float("inf"), "expected inf, got 5"),  # an infinite reference no longer accepts every answer
+    (-float("inf"), float("inf"), "expected inf, got -inf"),
+    ([5.0, 1.0], [float("nan"), 1.0], "the expected value itself contains NaN"),
+    (float("nan"), float("nan"), "pass equal_nan=True"),
+    (float("inf"), 5.0, "x is inf, expected 5"),
+])
+def test_close_compares_non_finite_values_exactly(actual, expected, message):
+    with pytest.raises(ExerciseError, match=re.escape(message)):
+        close(actual, expected, "x")
+
+
+def test_close_accepts_equal_infinities_and_nan_only_where_asked():
+    assert close([1.0, float("inf"), -float("inf")], [1.0, float("inf"), -float("inf")], "x")
+    assert close([float("nan"), 2.0], [float("nan"), 2.0], "x", equal_nan=True)
+    with pytest.raises(ExerciseError, match=re.escape("expected NaN at index (0,), got 3")):
+        close([3.0, 2.0], [float("nan"), 2.0], "x", equal_nan=True)
