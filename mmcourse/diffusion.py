@@ -221,6 +221,11 @@ class DDPMSchedule(nn.Module):
         noise = torch.randn(x0.shape, generator=generator, device=where).to(x0)  # ε, (B, ...)
         x_t = self.q_sample(x0, t, noise)  # (B, ...)
         eps = eps_model(x_t, t) if condition is None else eps_model(x_t, t, condition)
+        if not isinstance(eps, torch.Tensor) or eps.shape != noise.shape:
+            # a (B,) prediction for (B, 1) data would broadcast to (B, B) and give a wrong loss without a word
+            got = tuple(eps.shape) if isinstance(eps, torch.Tensor) else type(eps).__name__
+            raise ValueError(f"eps_model must return the predicted noise with the shape of x_t, {tuple(noise.shape)}; "
+                             f"got {got}")
         return F.mse_loss(eps, noise)
 
     # ---- the reverse process --------------------------------------------------------------------

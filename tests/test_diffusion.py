@@ -5,6 +5,7 @@ float64 (schedules), or from the posterior of Ho et al.'s equation 7 (the revers
 writes in the ε form of equation 11).
 """
 import math
+import re
 
 import numpy as np
 import pytest
@@ -277,6 +278,12 @@ def test_loss_passes_the_condition_to_the_model():
     assert got["c"] is condition
 
 
+@pytest.mark.parametrize("prediction, got", [(lambda x_t: x_t[:, 0], "(4,)"), (lambda x_t: x_t.T, "(1, 4)"),
+                                             (lambda x_t: x_t.numpy(), "ndarray")])
+def test_loss_names_a_prediction_that_is_not_the_shape_of_the_noise(prediction, got):
+    # a (B,) prediction for (B, 1) data used to broadcast to (B, B): a wrong loss without a word
+    with pytest.raises(ValueError, match=re.escape(f"the shape of x_t, (4, 1); got {got}")):
+        DDPMSchedule(10).loss(lambda x_t, t: prediction(x_t), torch.zeros(4, 1))
 def _sample_by_hand(schedule, eps_of, shape, seed):
     """Algorithm 2 written out: the reference for ``sample``."""
     g = torch.Generator().manual_seed(seed)
