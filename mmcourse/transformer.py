@@ -26,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from mmcourse.attention import MultiHeadAttention, causal_mask
@@ -258,6 +259,10 @@ def copy_from_torch(ours: nn.Module, theirs: nn.Module) -> None:
             fail()
         if ours.q_proj.weight.shape != theirs.out_proj.weight.shape:
             raise ValueError(f"embed_dim differs: ours {ours.q_proj.weight.shape[0]}, theirs {theirs.embed_dim}")
+        heads = getattr(ours, "num_heads", getattr(ours, "H", None))  # notebook 04's own attention calls it H
+        if heads is not None and heads != theirs.num_heads:
+            _differs("num_heads", heads, theirs.num_heads)
+        _same_bias("the attention's bias", ours.q_proj, theirs.in_proj_bias)
         biases = theirs.in_proj_bias.chunk(3) if theirs.in_proj_bias is not None else (None,) * 3
         for proj, w, b in zip(projections[:3], theirs.in_proj_weight.chunk(3), biases):
             proj.weight.copy_(w)
@@ -271,17 +276,52 @@ def copy_from_torch(ours: nn.Module, theirs: nn.Module) -> None:
     cross = getattr(ours, "cross_attn", getattr(ours, "multihead_attn", None))
     if decoder != (cross is not None):
         fail()
-    copy_from_torch(ours.self_attn, theirs.self_attn)
-    if decoder:
-        copy_from_torch(cross, theirs.multihead_attn)
+    config = getattr(ours, "config", None)
+    if isinstance(config, TransformerConfig):  # what the weights alone do not show: where the norms sit, φ
+        if config.norm_first != theirs.norm_first:
+            _differs("norm_first", config.norm_first, theirs.norm_first)
+        activation = _activation_name(theirs.activation)
+        if activation is not None and config.activation != activation:
+            _differs("activation", config.activation, activation)
     mlp = getattr(ours, "ff", ours)
-    mlp.linear1.load_state_dict(theirs.linear1.state_dict())
-    mlp.linear2.load_state_dict(theirs.linear2.state_dict())
     norms = list(ours.norms) if hasattr(ours, "norms") else [getattr(ours, f"norm{i + 1}") for i in range(2 + decoder)]
     if len(norms) != 2 + decoder:
         fail()
     for i, norm in enumerate(norms):
+        their_norm = getattr(theirs, f"norm{i + 1}")
+        if getattr(norm, "eps", their_norm.eps) != their_norm.eps:
+            _differs(f"the eps of norm{i + 1}", norm.eps, their_norm.eps)
+        _same_bias(f"norm{i + 1}'s bias", norm, their_norm.bias)
+    for name in ("linear1", "linear2"):
+        _same_bias(f"{name}'s bias", getattr(mlp, name), getattr(theirs, name).bias)
+    copy_from_torch(ours.self_attn, theirs.self_attn)
+    if decoder:
+        copy_from_torch(cross, theirs.multihead_attn)
+    mlp.linear1.load_state_dict(theirs.linear1.state_dict())
+    mlp.linear2.load_state_dict(theirs.linear2.state_dict())
+    for i, norm in enumerate(norms):
         norm.load_state_dict(getattr(theirs, f"norm{i + 1}").state_dict())
+
+
+def _differs(name: str, ours, theirs) -> None:
+    raise ValueError(f"copy_from_torch: {name} differs (ours {ours!r}, theirs {theirs!r}): with the same weights the "
+                     f"two would still compute different things, so the copy would prove nothing")
+
+
+def _same_bias(name: str, ours: nn.Module, their_bias) -> None:
+    """Both have the bias, or neither."""
+    ours_has = getattr(ours, "bias", None) is not None
+    if ours_has != (their_bias is not None):
+        _differs(name, "present" if ours_has else "absent", "present" if their_bias is not None else "absent")
+
+
+def _activation_name(activation) -> str | None:
+    """'relu' or 'gelu' for torch's activation function or module, None for anything else."""
+    if activation is F.relu or isinstance(activation, nn.ReLU):
+        return "relu"
+    if activation is F.gelu or isinstance(activation, nn.GELU):
+        return "gelu"
+    return None
 
 
 def post_norm_encoder_block(x: torch.Tensor, layer: nn.Module) -> torch.Tensor:

@@ -172,6 +172,32 @@ def test_copy_from_torch_makes_attention_agree_and_rejects_mismatched_pairs():
         copy_from_torch(EncoderBlock(_config()), theirs)
 
 
+
+@pytest.mark.parametrize("ours, theirs, field", [
+    (lambda: MultiHeadAttention(16, 2), lambda: nn.MultiheadAttention(16, 4, batch_first=True), "num_heads"),
+    (lambda: MultiHeadAttention(16, 4, bias=False), lambda: nn.MultiheadAttention(16, 4, batch_first=True),
+     "the attention's bias"),
+    (lambda: EncoderBlock(_config(num_heads=2)), lambda: nn.TransformerEncoderLayer(16, 4, 32, batch_first=True,
+                                                                                     norm_first=True, activation="gelu"),
+     "num_heads"),
+    (lambda: EncoderBlock(_config()), lambda: nn.TransformerEncoderLayer(16, 4, 32, batch_first=True,
+                                                                         norm_first=False, activation="gelu"),
+     "norm_first"),
+    (lambda: EncoderBlock(_config()), lambda: nn.TransformerEncoderLayer(16, 4, 32, batch_first=True, norm_first=True),
+     "activation"),  # torch's default is ReLU, ours GELU
+    (lambda: EncoderBlock(_config(layer_norm_eps=1e-6)),
+     lambda: nn.TransformerEncoderLayer(16, 4, 32, batch_first=True, norm_first=True, activation="gelu"), "eps"),
+    (lambda: EncoderBlock(_config(bias=False)),
+     lambda: nn.TransformerEncoderLayer(16, 4, 32, batch_first=True, norm_first=True, activation="gelu"), "bias"),
+    (lambda: DecoderBlock(_config(norm_first=False)),
+     lambda: nn.TransformerDecoderLayer(16, 4, 32, batch_first=True, norm_first=True, activation="gelu"),
+     "norm_first"),
+])
+def test_copy_from_torch_refuses_a_pair_that_would_compute_something_else(ours, theirs, field):
+    # copying between mismatched configurations used to succeed, and the "equivalent" models then differed
+    with pytest.raises(ValueError, match=f"{field}.* differs"):
+        copy_from_torch(ours(), theirs())
+
 class _Parts(nn.Module):
     """A block laid out like notebook 04's `EncoderLayer`: torch's names, self_attn(x) -> (B, T, C)."""
 
