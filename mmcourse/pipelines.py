@@ -278,7 +278,8 @@ class Captioner(nn.Module):
         super().__init__()
         self.encoder = ImageEncoder(hidden_size, channels, grid)
         # the convolutions in channels-last memory (the channels of a pixel side by side), the layout the
-        # CPU's convolution kernels run fastest on: the same computation, a quarter less time here
+        # CPU's convolution kernels run fastest on: the same computation, the convolutions a quarter faster
+        # here (a whole training step about a tenth)
         self.encoder.conv.to(memory_format=torch.channels_last)
         self.decoder = GRUDecoder(vocab_size, embed_size, hidden_size, pad_id, context_size=channels * grid * grid)
 

@@ -316,11 +316,10 @@ def _same_bias(name: str, ours: nn.Module, their_bias) -> None:
 
 
 def _activation_name(activation) -> str | None:
-    """'relu' or 'gelu' for torch's activation function or module, None for anything else."""
-    if activation is F.relu or isinstance(activation, nn.ReLU):
-        return "relu"
-    if activation is F.gelu or isinstance(activation, nn.GELU):
-        return "gelu"
+    """The name in ``_ACTIVATIONS`` of torch's activation function or module, None for anything else."""
+    for name, module in _ACTIVATIONS.items():
+        if activation is getattr(F, name) or isinstance(activation, module):
+            return name
     return None
 
 

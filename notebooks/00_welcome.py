@@ -94,7 +94,8 @@ print("computing on:", device)
 # | text | the documentation strings of Python's standard library | read from your Python installation |
 #
 # Most speech in the course is synthetic: a speech synthesiser says each digit 5 times in each of 12
-# voices, each time at another speed and pitch: 600 recordings (`data/README.md` gives the exact commands). It sounds robotic, but it is
+# voices, each time at another speed and pitch: 600 recordings (`data/README.md` gives the exact
+# commands). It sounds robotic, but it is
 # real sound with real acoustics. Beside it the course ships recordings of real people: the Free
 # Spoken Digit Dataset (FSDD, by Z. Jackson and others), six speakers who each say every digit 50
 # times, shared under the CC BY-SA 4.0 licence (`data/fsdd/LICENSE.md`).
@@ -440,7 +441,8 @@ class_means_used = student_or_reference(class_means, reference_class_means, (x_t
 # %% [markdown]
 # `mmcourse.training.train` is the small training loop the notebooks share: it shuffles
 # mini-batches with a fixed seed, steps an Adam optimiser, shows a progress bar while it runs (in your
-# copy; the pages saved on the web leave it out) and returns the loss of each epoch. You give it the model, a function that computes the loss of one batch, and
+# copy; the pages saved on the web leave it out) and returns the loss of each epoch. You give it the
+# model, a function that computes the loss of one batch, and
 # the training tensors.
 
 # %%

@@ -811,7 +811,8 @@ mmcourse.record("vqa_question_only_best_guess", bound);
 # question, 'zero' for 81 % of the count questions and one colour or shape for about half of each
 # other kind (the lines under the figure, for the first seed). That is not for want of training:
 # answering each test question with its most frequent answer in training is right about as often (the
-# last line; the model is within 0.01 of it). Everything above that is what the image adds (the per-kind line): most of the accuracy for colour, shape and relation questions, and for
+# last line; the model is within 0.01 of it). Everything above that is what the image adds (the
+# per-kind line): most of the accuracy for colour, shape and relation questions, and for
 # counts, where guessing "zero" is often right, about a third of it.
 #
 # ## 4 · Classification from image and sound: vision + audio → label

@@ -190,7 +190,8 @@ print(f"test captions that share their bag of words with another test caption: {
 # Read the table by rows (one training run per model: only the large gaps are read here):
 #
 # - **Additive text** classifies the held-out combinations about as well as ours among the four held-out
-#   prompts (0.972 against 0.978), but retrieves worst (recall@1 0.638 against 0.765): 30 % of the test captions have a "twin"
+#   prompts (0.972 against 0.978), but retrieves worst (recall@1 0.638 against 0.765): 30 % of the test
+#   captions have a "twin"
 #   with the same words in another order (who is left of whom, which colour goes with which shape), and a bag
 #   of words cannot tell twins apart.
 # - **Recurrent text** keeps the word order, but in this run classified what it never read less well: 0.744 on
